@@ -1,0 +1,30 @@
+"""Text normalisation for matching: traditional -> simplified, full-width -> half-width, case folding.
+
+Only the matching form is normalised; stored and quoted text stays exactly as written.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import zhconv
+
+_SPACES = re.compile(r"\s+")
+_CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+def to_simplified(text: str) -> str:
+    return zhconv.convert(text, "zh-cn")
+
+
+def normalize_for_match(text: str) -> str:
+    """NFKC folds full-width digits and letters to ASCII; zhconv folds traditional characters."""
+    text = unicodedata.normalize("NFKC", text)
+    if _CJK.search(text):
+        text = to_simplified(text)
+    return _SPACES.sub(" ", text).strip().lower()
+
+
+def has_cjk(text: str) -> bool:
+    return bool(_CJK.search(text))
