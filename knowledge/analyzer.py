@@ -1,0 +1,116 @@
+"""Cut text into matching terms: normalise, repair typos, segment with jieba, fold synonyms to canonical terms.
+
+Documents and questions go through the same steps, so whatever a question calls a thing, it meets the document's
+word for it. The jieba tokenizer is private to this module and loaded once.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from functools import cache
+
+import jieba
+from pypinyin import lazy_pinyin
+
+from knowledge import lexicon
+from knowledge.normalize import normalize_for_match
+
+_WORDISH = re.compile(r"[0-9a-z\u3400-\u9fff]")
+_CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
+
+
+@dataclass(frozen=True, slots=True)
+class Terms:
+    """The matching view of a text: canonical words, CJK character bigrams, and the normalised text."""
+
+    words: tuple[str, ...]
+    bigrams: tuple[str, ...]
+    normalized: str
+
+
+class Analyzer:
+    """Owns the jieba tokenizer with the domain dictionary; build once, then share (read-only)."""
+
+    def __init__(self) -> None:
+        jieba.setLogLevel(logging.WARNING)
+        self._tokenizer = jieba.Tokenizer()
+        self._tokenizer.initialize()
+        for term in sorted(lexicon.all_terms()):
+            self._tokenizer.suggest_freq(term, tune=True)  # a frequency that keeps the term whole (PITFALLS)
+        self._canonical = lexicon.canonical_map()
+        self._by_sound = self._sound_table()
+        self._max_sound_len = max((len(t) for t in self._canonical), default=0)
+        self.analyze("支委会")  # pays pypinyin's and jieba's lazy loading now, not on the first question
+
+    def _sound_table(self) -> dict[str, str]:
+        """Pinyin of each longer domain term -> the term, to repair homophone typos such as 知委会."""
+        table: dict[str, str] = {}
+        for term in self._canonical:
+            if len(term) >= lexicon.PINYIN_MIN_CHARS and term.isalnum():
+                table.setdefault(" ".join(lazy_pinyin(term)), term)
+        return table
+
+    def repair(self, normalized: str) -> str:
+        """Replace known typos, then any CJK stretch that sounds exactly like a domain term."""
+        for typo, right in lexicon.TYPOS.items():
+            normalized = normalized.replace(typo, right)
+        return _CJK_RUN.sub(self._repair_run, normalized)
+
+    def _repair_run(self, match: re.Match[str]) -> str:
+        run = match.group(0)
+        if len(run) < lexicon.PINYIN_MIN_CHARS:
+            return run
+        sounds = lazy_pinyin(run)
+        out: list[str] = []
+        i = 0
+        while i < len(run):
+            term = self._sound_alike_at(run, sounds, i)
+            out.append(term or run[i])
+            i += len(term) if term else 1
+        return "".join(out)
+
+    def _sound_alike_at(self, run: str, sounds: list[str], start: int) -> str | None:
+        """The longest domain term that sounds like the text at ``start`` and is a plausible typo of it."""
+        for size in range(min(self._max_sound_len, len(run) - start), lexicon.PINYIN_MIN_CHARS - 1, -1):
+            chunk = run[start : start + size]
+            if chunk in self._canonical:
+                return None
+            term = self._by_sound.get(" ".join(sounds[start : start + size]))
+            if term is not None and not self._starts_real_word(run, start, term):
+                return term
+        return None
+
+    def _starts_real_word(self, run: str, start: int, term: str) -> bool:
+        """True when the last changed character begins a dictionary word reaching past the term.
+
+        "支委会一个月" sounds like "支委会议…", but "一个月" is a word: the text is right as written.
+        """
+        end = start + len(term)
+        changed = max(j for j in range(len(term)) if run[start + j] != term[j]) + start
+        freq = self._tokenizer.FREQ
+        return any(freq.get(run[changed:k]) for k in range(end + 1, min(len(run), changed + 6) + 1))
+
+    def analyze(self, text: str) -> Terms:
+        normalized = self.repair(normalize_for_match(text))
+        words: list[str] = []
+        for token in self._tokenizer.lcut(normalized):
+            token = token.strip()
+            if not token or token in lexicon.STOPWORDS or not _WORDISH.search(token):
+                continue
+            words.append(self._canonical.get(token, token))
+        bigrams = [run[i : i + 2] for run in _CJK_RUN.findall(normalized) for i in range(len(run) - 1)]
+        return Terms(tuple(words), tuple(bigrams), normalized)
+
+    def ambiguous_readings(self, normalized: str) -> tuple[str, tuple[str, ...]] | None:
+        """The ambiguous phrase in a question and its readings, if it has one."""
+        for phrase, readings in lexicon.AMBIGUOUS.items():
+            if phrase in normalized:
+                return phrase, readings
+        return None
+
+
+@cache
+def shared_analyzer() -> Analyzer:
+    return Analyzer()

@@ -1,0 +1,154 @@
+"""Rank passages for a question: field-weighted BM25 with a smoothed IDF, phrasing and intent boosts.
+
+Why not rank_bm25.BM25Okapi: on a small corpus a term found in half the passages or more gets a zero or negative
+IDF, so common domain words stop counting. The IDF here (Lucene's ``ln(1 + (N - df + .5) / (df + .5))``) stays
+positive. Each passage is scored over several fields (heading, listed phrasings, keywords, body, character
+bigrams); a question that closely matches one of an entry's listed phrasings, or whose intent cues (多久, 谁 …)
+match the entry's intent tags, is boosted. ``coverage`` — the share of the question's IDF mass the passage
+contains — is the confidence that decides whether an answer is given at all.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from knowledge.analyzer import Analyzer, Terms
+from knowledge.intents import INTENT_CUES, question_intents
+from knowledge.passage import Passage
+
+FIELD_WEIGHTS = {"heading": 2.5, "phrasing": 2.0, "keyword": 1.5, "body": 1.0, "title": 0.4}
+BIGRAM_WEIGHT = 0.25
+K1, B = 1.2, 0.6
+INTENT_MATCH, INTENT_MISS = 1.3, 0.8
+PHRASING_BOOST = 0.8  # added score multiplier at a perfect phrasing match
+UNKNOWN_TERM_IDF = 6.0  # a question word no passage contains still weighs in coverage
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    passage: Passage
+    score: float
+    coverage: float
+
+
+@dataclass(slots=True)
+class _Indexed:
+    passage: Passage
+    fields: dict[str, Counter[str]]
+    lengths: dict[str, int]
+    vocabulary: frozenset[str]
+    phrasing_sets: tuple[frozenset[str], ...]
+    intents: frozenset[str]
+
+
+class PassageIndex:
+    """An immutable index over passages; ``search`` is read-only and safe to share."""
+
+    def __init__(self, passages: Iterable[Passage], analyzer: Analyzer) -> None:
+        self._analyzer = analyzer
+        self._docs = [self._index_one(p) for p in passages]
+        self._postings: dict[str, list[int]] = defaultdict(list)
+        self._bigram_postings: dict[str, list[int]] = defaultdict(list)
+        for number, doc in enumerate(self._docs):
+            for term in doc.vocabulary:
+                self._postings[term].append(number)
+            for bigram in doc.fields["bigram"]:
+                self._bigram_postings[bigram].append(number)
+        count = max(len(self._docs), 1)
+        self._idf = {t: _idf(count, len(p)) for t, p in self._postings.items()}
+        self._bigram_idf = {t: _idf(count, len(p)) for t, p in self._bigram_postings.items()}
+        self._average = {
+            name: (sum(d.lengths[name] for d in self._docs) / count) or 1.0 for name in (*FIELD_WEIGHTS, "bigram")
+        }
+
+    def __len__(self) -> int:
+        return len(self._docs)
+
+    def _index_one(self, passage: Passage) -> _Indexed:
+        analyze = self._analyzer.analyze
+        heading = analyze(" ".join(passage.heading_path))
+        body = analyze(passage.text)
+        phrasings = [analyze(p) for p in passage.phrasings]
+        fields: dict[str, Counter[str]] = {
+            "heading": Counter(heading.words),
+            "phrasing": Counter(w for p in phrasings for w in p.words),
+            "keyword": Counter(w for k in passage.keywords for w in analyze(k).words),
+            "body": Counter(body.words),
+            "title": Counter(analyze(passage.title).words),
+            "bigram": Counter(heading.bigrams + body.bigrams + tuple(b for p in phrasings for b in p.bigrams)),
+        }
+        intents = passage.intents or _intents_in_text(body.normalized)
+        vocabulary = frozenset(t for name, c in fields.items() if name != "bigram" for t in c)
+        return _Indexed(
+            passage=passage,
+            fields=fields,
+            lengths={name: sum(c.values()) for name, c in fields.items()},
+            vocabulary=vocabulary,
+            phrasing_sets=(*(frozenset(p.words) for p in phrasings), frozenset(heading.words)),
+            intents=intents,
+        )
+
+    def search(self, question: Terms, scope: int | None = None, limit: int = 5) -> list[Hit]:
+        words = list(dict.fromkeys(question.words))
+        if not words:
+            return []
+        scores: dict[int, float] = defaultdict(float)
+        for term in words:
+            for number in self._postings.get(term, ()):
+                scores[number] += self._term_score(self._docs[number], term)
+        for bigram in set(question.bigrams):
+            for number in self._bigram_postings.get(bigram, ()):
+                scores[number] += BIGRAM_WEIGHT * self._field_score(
+                    self._docs[number], "bigram", bigram, self._bigram_idf[bigram]
+                )
+        wanted = question_intents(question.normalized)
+        total_mass = sum(self._idf.get(w, UNKNOWN_TERM_IDF) for w in words)
+        hits = []
+        for number, score in scores.items():
+            doc = self._docs[number]
+            if doc.passage.scope not in (None, scope):
+                continue
+            coverage = sum(self._idf[w] for w in words if w in doc.vocabulary) / total_mass
+            score *= 1.0 + PHRASING_BOOST * self._phrasing_similarity(doc, words)
+            if wanted and doc.intents:
+                score *= INTENT_MATCH if wanted & doc.intents else INTENT_MISS
+            hits.append(Hit(doc.passage, score, coverage))
+        hits.sort(key=lambda h: h.score, reverse=True)
+        return hits[:limit]
+
+    def _term_score(self, doc: _Indexed, term: str) -> float:
+        idf = self._idf[term]
+        return sum(
+            weight * self._field_score(doc, name, term, idf)
+            for name, weight in FIELD_WEIGHTS.items()
+            if doc.fields[name][term]
+        )
+
+    def _field_score(self, doc: _Indexed, name: str, term: str, idf: float) -> float:
+        frequency = doc.fields[name][term]
+        norm = K1 * (1 - B + B * doc.lengths[name] / self._average[name])
+        return idf * frequency * (K1 + 1) / (frequency + norm)
+
+    def _phrasing_similarity(self, doc: _Indexed, words: Sequence[str]) -> float:
+        """IDF-weighted overlap (Dice) between the question and the closest listed phrasing or heading."""
+        question = frozenset(words)
+        weight = self._idf.get
+        best = 0.0
+        for phrasing in doc.phrasing_sets:
+            shared = sum(weight(t, UNKNOWN_TERM_IDF) for t in question & phrasing)
+            size = sum(weight(t, UNKNOWN_TERM_IDF) for t in question) + sum(weight(t, 0.0) for t in phrasing)
+            if size:
+                best = max(best, 2 * shared / size)
+        return best
+
+
+def _idf(count: int, frequency: int) -> float:
+    return math.log(1 + (count - frequency + 0.5) / (frequency + 0.5))
+
+
+def _intents_in_text(normalized: str) -> frozenset[str]:
+    """Uploaded passages carry no tags: take those whose cues appear in the text itself."""
+    return frozenset(tag for tag, cues in INTENT_CUES.items() if sum(c in normalized for c in cues) >= 2)
