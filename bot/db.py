@@ -1,0 +1,107 @@
+"""The database: async engine and session factory, a UTC datetime column type, and Alembic migrations.
+
+SQLite connections get WAL, ``busy_timeout=5000`` and ``foreign_keys=ON``, and every transaction starts with
+``BEGIN IMMEDIATE`` so that read-then-write transactions neither lose updates nor fail at once on a busy database
+(PITFALLS.md). PostgreSQL (``postgresql+asyncpg://``) needs nothing special.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import DateTime, event
+from sqlalchemy.engine import Connection, Dialect, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.types import TypeDecorator
+
+ALEMBIC_INI = Path(__file__).with_name("alembic.ini")
+SQLITE_BUSY_TIMEOUT_MS = 5000
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware datetime stored in UTC; SQLite's naive values come back with ``tzinfo=UTC``."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: pass an aware datetime (UTC)")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def is_sqlite(database_url: str) -> bool:
+    return make_url(database_url).get_backend_name() == "sqlite"
+
+
+def sqlite_path(database_url: str) -> Path | None:
+    """The file behind a SQLite URL, or None for PostgreSQL and in-memory databases."""
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return Path(url.database)
+
+
+def make_engine(database_url: str, *, enforce_foreign_keys: bool = True) -> AsyncEngine:
+    """An async engine; for SQLite with the per-connection pragmas and ``BEGIN IMMEDIATE`` transactions.
+
+    ``enforce_foreign_keys=False`` is for migrations only: SQLite batch mode recreates tables, which must not
+    fire ``ON DELETE CASCADE``.
+    """
+    engine = create_async_engine(database_url)
+    if engine.dialect.name != "sqlite":
+        return engine
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+        # Take transaction control away from the driver: SQLAlchemy emits BEGIN IMMEDIATE itself (below).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA foreign_keys={'ON' if enforce_foreign_keys else 'OFF'}")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def _upgrade_head(database_url: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    path = sqlite_path(database_url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    config = Config(str(ALEMBIC_INI))
+    # Passed as an attribute, not a main option: ConfigParser would treat a '%' in a password as interpolation.
+    config.attributes["database_url"] = database_url
+    command.upgrade(config, "head")
+
+
+async def upgrade_database(database_url: str) -> None:
+    """Bring the schema to the newest migration (creating the SQLite file and its directory if needed)."""
+    await asyncio.to_thread(_upgrade_head, database_url)

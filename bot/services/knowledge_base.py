@@ -1,0 +1,98 @@
+"""The uploaded knowledge base: store parsed documents, list and remove them, and build the Answerer.
+
+Stored passages get the key ``kb<document id>-<position>`` and the document's branch as their scope; the Answerer
+searches them together with the curated knowledge in knowledge/docs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import TYPE_CHECKING
+
+from sqlalchemy import delete, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.models import Document, DocumentPassage
+from knowledge.answer import Answerer
+from knowledge.curated import load_curated
+from knowledge.passage import Passage
+
+if TYPE_CHECKING:
+    from knowledge.ingest import ParsedDocument
+
+
+async def add_document(
+    session: AsyncSession,
+    parsed: ParsedDocument,
+    filename: str,
+    *,
+    scope: int | None = None,
+    added_by: int | None = None,
+) -> Document:
+    """Store a document and all its passages in one transaction; positions count from 1."""
+    if not parsed.passages:
+        raise ValueError("a document needs at least one passage")
+    document = Document(
+        title=parsed.title,
+        filename=filename,
+        scope_branch_id=scope,
+        added_by=added_by,
+        passage_count=len(parsed.passages),
+    )
+    session.add(document)
+    await session.flush()
+    assert document.id is not None
+    session.add_all(
+        DocumentPassage(
+            document_id=document.id,
+            position=position,
+            heading_path=json.dumps(list(passage.heading_path), ensure_ascii=False),
+            text=passage.text,
+        )
+        for position, passage in enumerate(parsed.passages, start=1)
+    )
+    await session.commit()
+    return document
+
+
+async def list_documents(session: AsyncSession, scope: int | None = None) -> list[Document]:
+    """Documents visible to a branch (shared ones and its own; ``None``: shared only), oldest first."""
+    visible = Document.scope_branch_id.is_(None)  # type: ignore[union-attr]
+    if scope is not None:
+        visible = or_(visible, Document.scope_branch_id == scope)
+    result = await session.execute(select(Document).where(visible).order_by(Document.id))
+    return list(result.scalars())
+
+
+async def remove_document(session: AsyncSession, document_id: int) -> bool:
+    """Delete a document and (by ON DELETE CASCADE) its passages; False if there was no such document."""
+    result = await session.execute(delete(Document).where(Document.id == document_id))
+    await session.commit()
+    return bool(result.rowcount)
+
+
+async def load_passages(session: AsyncSession) -> list[Passage]:
+    """Every stored passage of every document, in document then position order."""
+    result = await session.execute(
+        select(DocumentPassage, Document)
+        .join(Document, DocumentPassage.document_id == Document.id)
+        .order_by(DocumentPassage.document_id, DocumentPassage.position)
+    )
+    return [
+        Passage(
+            key=f"kb{document.id}-{row.position}",
+            title=document.title,
+            heading_path=tuple(json.loads(row.heading_path)),
+            text=row.text,
+            scope=document.scope_branch_id,
+        )
+        for row, document in result.tuples()
+    ]
+
+
+async def build_answerer(sessions: async_sessionmaker[AsyncSession]) -> Answerer:
+    """An Answerer over the curated knowledge and every stored document (indexing runs off the event loop)."""
+    async with sessions() as session:
+        stored = await load_passages(session)
+    return await asyncio.to_thread(Answerer, [*load_curated(), *stored])

@@ -1,0 +1,69 @@
+"""Shared fixtures: a fresh database per test (SQLite always; PostgreSQL too when PARTYBOT_TEST_DATABASE_URL is set).
+
+Each PostgreSQL test gets its own throw-away database created next to the one in the URL, so test runs in
+parallel checkouts do not disturb each other.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.db import make_engine, make_session_factory, upgrade_database
+
+os.environ["PTB_TIMEDELTA"] = "1"
+
+PG_URL_ENV = "PARTYBOT_TEST_DATABASE_URL"
+_BACKENDS = ["sqlite", "postgresql"] if os.environ.get(PG_URL_ENV) else ["sqlite"]
+
+
+async def _admin(url: str, statement: str) -> None:
+    engine = make_engine(url)
+    try:
+        async with engine.connect() as connection:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            await connection.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+async def postgresql_url() -> AsyncIterator[str]:
+    """A fresh, empty PostgreSQL database, dropped afterwards; skips the test without PARTYBOT_TEST_DATABASE_URL."""
+    base = os.environ.get(PG_URL_ENV)
+    if not base:
+        pytest.skip(f"{PG_URL_ENV} is not set")
+    url = make_url(base)
+    name = f"{url.database or 'partybot'}_{uuid.uuid4().hex[:10]}"
+    admin = url.render_as_string(hide_password=False)
+    await _admin(admin, f'CREATE DATABASE "{name}"')
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        await _admin(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=_BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database (not yet migrated): a SQLite file in tmp_path, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'partybot.db'}"
+    return request.getfixturevalue("postgresql_url")
+
+
+@pytest.fixture
+async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """A session factory over the migrated test database."""
+    await upgrade_database(database_url)
+    engine = make_engine(database_url)
+    try:
+        yield make_session_factory(engine)
+    finally:
+        await engine.dispose()
