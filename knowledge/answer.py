@@ -63,16 +63,21 @@ class Answerer:
             phrase, readings = ambiguous
             return self._answer_readings(question, terms.normalized, phrase, readings, scope)
         hits = self._index.search(terms, scope, limit=NEAREST_TOPICS + 1)
-        if not hits or hits[0].coverage < MIN_COVERAGE:
+        if not hits or not _reliable(hits[0]):
             return self._not_found(question, hits)
         return self._found(question, hits[0], hits[1:])
+
+    def rank(self, question: str, scope: int | None = None, limit: int = 10) -> list[Candidate]:
+        """The best-scoring passages for a question, with no confidence cut (for search and evaluation)."""
+        terms = self._analyzer.analyze(question.strip()[:MAX_QUESTION_CHARS])
+        return [_candidate(h) for h in self._index.search(terms, scope, limit=limit)]
 
     def explain(self, key: str, scope: int | None = None) -> Answer | None:
         """The answer for one known passage (a "相关问题" button), or None if it is unknown or not visible."""
         passage = self._passages.get(key)
         if passage is None or passage.scope not in (None, scope):
             return None
-        return self._found(passage.topic, Hit(passage, 1.0, 1.0), [])
+        return self._found(passage.topic, Hit(passage, 1.0, 1.0, True), [])
 
     def _found(self, question: str, best: Hit, others: list[Hit]) -> Answer:
         passage = best.passage
@@ -96,7 +101,7 @@ class Answerer:
         best: list[Hit] = []
         for reading in readings:
             hits = self._index.search(self._analyzer.analyze(normalized.replace(phrase, reading)), scope, limit=1)
-            if hits and hits[0].coverage >= MIN_COVERAGE and hits[0].passage not in [h.passage for h in best]:
+            if hits and _reliable(hits[0]) and hits[0].passage not in [h.passage for h in best]:
                 best.append(hits[0])
         if not best:
             return self._not_found(question, [])
@@ -112,6 +117,10 @@ class Answerer:
             source=Source(first.title, first.section),
             candidates=[_candidate(h) for h in best],
         )
+
+
+def _reliable(hit: Hit) -> bool:
+    return hit.topical and hit.coverage >= MIN_COVERAGE
 
 
 def _answer_text(passage: Passage) -> str:

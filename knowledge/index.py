@@ -25,6 +25,10 @@ K1, B = 1.2, 0.6
 INTENT_MATCH, INTENT_MISS = 1.3, 0.8
 PHRASING_BOOST = 0.8  # added score multiplier at a perfect phrasing match
 UNKNOWN_TERM_IDF = 6.0  # a question word no passage contains still weighs in coverage
+# words that say what kind of answer is wanted but not what it is about
+NON_TOPIC_WORDS = frozenset(c for cues in INTENT_CUES.values() for c in cues) | frozenset(
+    "开 有 要 什么 多少 几 一次 哪里 为什么 吗 会 做 算 行 行不行 规定 要求 情况 问题".split()
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +36,7 @@ class Hit:
     passage: Passage
     score: float
     coverage: float
+    topical: bool  # the passage shares a topic word with the question, not only cue words such as 谁 or 多久
 
 
 @dataclass(slots=True)
@@ -111,11 +116,13 @@ class PassageIndex:
             doc = self._docs[number]
             if doc.passage.scope not in (None, scope):
                 continue
-            coverage = sum(self._idf[w] for w in words if w in doc.vocabulary) / total_mass
+            matched = [w for w in words if w in doc.vocabulary]
+            coverage = sum(self._idf[w] for w in matched) / total_mass
+            topical = any(w not in NON_TOPIC_WORDS for w in matched)
             score *= 1.0 + PHRASING_BOOST * self._phrasing_similarity(doc, words)
             if wanted and doc.intents:
                 score *= INTENT_MATCH if wanted & doc.intents else INTENT_MISS
-            hits.append(Hit(doc.passage, score, coverage))
+            hits.append(Hit(doc.passage, score, coverage, topical))
         hits.sort(key=lambda h: h.score, reverse=True)
         return hits[:limit]
 
