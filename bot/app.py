@@ -1,0 +1,136 @@
+"""Assemble the python-telegram-bot Application: the one switchboard of every command and button the bot answers.
+
+`build_application` wires settings, transport, start-up work (database, knowledge index, command menu) and the
+handlers; `run_polling` runs it against Telegram; `serving` runs it in-process (console, tests) the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from telegram import BotCommand, Update
+from telegram.constants import ParseMode
+from telegram.error import TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    Defaults,
+    MessageHandler,
+    filters,
+)
+from telegram.request import BaseRequest
+
+from bot.config import ConfigError, Settings
+from bot.db import make_engine, make_session_factory, upgrade_database
+from bot.services.knowledge_base import build_answerer
+from handlers import errors, keyboards, qa, start, texts
+from knowledge.answer import Answerer
+
+logger = logging.getLogger(__name__)
+
+OFFLINE_TOKEN = "123456:OFFLINE"  # the in-process transport accepts any token; no real bot behind it
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
+RATE_LIMIT_RETRIES = 3
+_ENGINE_KEY = "db_engine"
+
+
+def build_application(
+    settings: Settings, *, request: BaseRequest | None = None, answerer: Answerer | None = None
+) -> Application:
+    """The Application. With ``request`` (an in-process transport) it has no updater and no rate limiter;
+    with ``answerer`` given, start-up uses it instead of indexing the knowledge base (tests)."""
+    builder = (
+        Application.builder()
+        .token(settings.telegram_bot_token or OFFLINE_TOKEN)
+        .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=settings.timezone))
+        .post_shutdown(_shut_down)
+    )
+    if request is None:
+        builder = (
+            builder.base_url(settings.telegram_api_base_url)
+            .base_file_url(settings.file_base_url)
+            .rate_limiter(AIORateLimiter(max_retries=RATE_LIMIT_RETRIES))
+        )
+    else:
+        builder = builder.request(request).get_updates_request(request).updater(None)
+
+    async def start_up(application: Application) -> None:
+        await upgrade_database(settings.database_url)
+        engine = make_engine(settings.database_url)
+        application.bot_data[_ENGINE_KEY] = engine
+        # The knowledge index (and jieba's dictionary) load here, once, never per message.
+        application.bot_data[qa.ANSWERER_KEY] = answerer or await build_answerer(make_session_factory(engine))
+        await _publish_commands(application)
+
+    application = builder.post_init(start_up).build()
+    _register_handlers(application)
+    return application
+
+
+def _register_handlers(app: Application) -> None:
+    """Every update the bot reacts to, in order (within a group the first matching handler wins)."""
+    # start and help
+    app.add_handler(CommandHandler("start", start.start))
+    app.add_handler(CommandHandler("help", start.help_command))
+    # questions: /ask anywhere; free text in private chats; in groups only when @mentioned or replied to
+    app.add_handler(CommandHandler("ask", qa.ask))
+    app.add_handler(MessageHandler(filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND, qa.private_question))
+    app.add_handler(
+        MessageHandler(
+            filters.ChatType.GROUPS & filters.TEXT & ~filters.COMMAND & qa.ADDRESSED_TO_BOT, qa.group_question
+        )
+    )
+    # buttons: related topics; anything else (stale or forged data) is answered with a short note
+    app.add_handler(CallbackQueryHandler(qa.related_button, pattern=keyboards.RELATED_PATTERN))
+    app.add_handler(CallbackQueryHandler(qa.unknown_button))
+    # a command nobody above took, in a private chat (in groups it may be meant for another bot)
+    app.add_handler(MessageHandler(filters.ChatType.PRIVATE & filters.COMMAND, start.unknown_command))
+    # failures: logged with the update id, the user gets one polite sorry
+    app.add_error_handler(errors.on_error)
+
+
+async def _publish_commands(app: Application) -> None:
+    """The command menu; cosmetic, so a failure is logged and start-up goes on."""
+    try:
+        await app.bot.set_my_commands([BotCommand(name, description) for name, description in texts.COMMANDS])
+    except TelegramError as error:
+        logger.warning("could not set the command menu: %s", error)
+
+
+async def _shut_down(app: Application) -> None:
+    engine = app.bot_data.pop(_ENGINE_KEY, None)
+    if engine is not None:
+        await engine.dispose()
+
+
+@asynccontextmanager
+async def serving(app: Application) -> AsyncIterator[Application]:
+    """Run ``app`` without an updater, with the same start-up and shut-down hooks as `run_polling`.
+
+    Feed it with ``await app.process_update(update)``.
+    """
+    await app.initialize()
+    try:
+        if app.post_init is not None:
+            await app.post_init(app)
+        await app.start()
+        try:
+            yield app
+        finally:
+            await app.stop()
+    finally:
+        await app.shutdown()
+        if app.post_shutdown is not None:
+            await app.post_shutdown(app)
+
+
+def run_polling(settings: Settings) -> None:
+    """Long-poll Telegram until SIGINT/SIGTERM; pending updates are kept and answered after a restart."""
+    if settings.telegram_bot_token is None:
+        raise ConfigError("TELEGRAM_BOT_TOKEN is not set")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # it logs request URLs, which contain the token
+    build_application(settings).run_polling(allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False)

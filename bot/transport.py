@@ -1,0 +1,472 @@
+"""An in-process Bot API: answers python-telegram-bot's calls without a network and records every one.
+
+`BotApiSimulator` is the Telegram side: the bot's identity, the chats and messages it has seen, queued updates for
+``getUpdates``, a log of every call, and scripted faults. It checks what a real server checks (HTML markup, text
+length, callback data size), so a malformed reply fails here as it would in production. `InProcessBotApi` plugs
+it into PTB as a ``BaseRequest``: the console (`partybot chat`) runs on it, tests read its log, and
+tests/fake_bot_api.py serves the same simulator over HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from html import unescape
+from typing import Any
+
+from telegram.request import BaseRequest, RequestData
+
+JSON = dict[str, Any]
+
+DEFAULT_BOT_ID = 123456
+DEFAULT_BOT_USERNAME = "partybot_local_bot"
+DEFAULT_BOT_NAME = "党支部助手"
+MAX_TEXT_UTF16 = 4096
+MAX_CALLBACK_DATA_BYTES = 64
+MAX_CALLBACK_ANSWER_CHARS = 200
+MAX_LONG_POLL_SECONDS = 50.0
+
+# Calls whose effect a chat member sees; `take_outgoing` collects these.
+OUTGOING_METHODS = frozenset(
+    {"sendMessage", "sendDocument", "editMessageText", "editMessageReplyMarkup", "answerCallbackQuery"}
+)
+# Parameters PTB sends as plain strings; every other value on the wire is JSON-encoded.
+_STRING_PARAMS = frozenset(
+    {
+        "text", "caption", "parse_mode", "callback_query_id", "inline_message_id", "url", "description",
+        "short_description", "name", "title", "secret_token", "language_code", "business_connection_id",
+        "message_effect_id", "emoji", "file_id",
+    }
+)  # fmt: skip
+_ALLOWED_TAGS = frozenset(
+    {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler", "a", "tg-emoji", "code",
+     "pre", "blockquote"}
+)  # fmt: skip
+_TAG = re.compile(r"<(/?)([a-zA-Z][\w-]*)(\s[^<>]*)?>")
+_ENTITY = re.compile(r"&(?:lt|gt|amp|quot|#[0-9]{1,7}|#x[0-9a-fA-F]{1,6});")
+_COMMAND = re.compile(r"/[A-Za-z0-9_]+(?:@[A-Za-z0-9_]+)?")
+_MENTION = re.compile(r"@[A-Za-z0-9_]{5,32}")
+
+
+class BotApiError(Exception):
+    """A call the Bot API refuses; becomes a ``{"ok": false}`` reply with this status and description."""
+
+    def __init__(self, status: int, description: str, retry_after: int | None = None) -> None:
+        super().__init__(description)
+        self.status = status
+        self.description = description
+        self.retry_after = retry_after
+
+    def payload(self) -> JSON:
+        body: JSON = {"ok": False, "error_code": self.status, "description": self.description}
+        if self.retry_after is not None:
+            body["parameters"] = {"retry_after": self.retry_after}
+        return body
+
+
+@dataclass(frozen=True, slots=True)
+class ApiCall:
+    """One recorded Bot API call: decoded parameters, uploaded files, and what was answered."""
+
+    method: str
+    params: JSON
+    files: dict[str, tuple[str | None, bytes]] = field(default_factory=dict)
+    status: int = 200
+    result: Any = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 200
+
+
+def utf16_length(text: str) -> int:
+    """Length as Telegram counts it (entity offsets and limits are in UTF-16 code units)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def html_to_plain(text: str) -> str:
+    """Parse Telegram-HTML strictly, as the server does, and return the plain text a user sees.
+
+    Raises BotApiError(400) for an unsupported or unbalanced tag, or a bare ``<``, ``>`` or ``&``.
+    """
+    plain: list[str] = []
+    open_tags: list[str] = []
+    position = 0
+    while position < len(text):
+        char = text[position]
+        if char == "<":
+            tag = _TAG.match(text, position)
+            if tag is None or tag.group(2).lower() not in _ALLOWED_TAGS:
+                raise _parse_error(f"unsupported start tag at byte offset {position}")
+            closing, name = tag.group(1), tag.group(2).lower()
+            if not closing:
+                open_tags.append(name)
+            elif not open_tags or open_tags.pop() != name:
+                raise _parse_error(f'unmatched end tag "{name}" at byte offset {position}')
+            position = tag.end()
+        elif char == "&":
+            entity = _ENTITY.match(text, position)
+            if entity is None:
+                raise _parse_error(f"unsupported HTML entity at byte offset {position}")
+            plain.append(unescape(entity.group()))
+            position = entity.end()
+        elif char == ">":
+            raise _parse_error(f'unexpected ">" at byte offset {position}')
+        else:
+            plain.append(char)
+            position += 1
+    if open_tags:
+        raise _parse_error(f'can\'t find end tag corresponding to start tag "{open_tags[-1]}"')
+    return "".join(plain)
+
+
+def _parse_error(detail: str) -> BotApiError:
+    return BotApiError(400, f"Bad Request: can't parse entities: {detail}")
+
+
+def decode_form(fields: Mapping[str, str]) -> JSON:
+    """Decode PTB's form fields: strings stay strings, every other value was JSON-encoded."""
+    params: JSON = {}
+    for name, raw in fields.items():
+        if name in _STRING_PARAMS:
+            params[name] = raw
+            continue
+        try:
+            params[name] = json.loads(raw)
+        except ValueError:
+            params[name] = raw  # e.g. chat_id="@channel"
+    return params
+
+
+def make_user(user_id: int = 1001, first_name: str = "张三", username: str | None = None) -> JSON:
+    user: JSON = {"id": user_id, "is_bot": False, "first_name": first_name, "language_code": "zh-hans"}
+    if username:
+        user["username"] = username
+    return user
+
+
+def private_chat(user: JSON) -> JSON:
+    return {"id": user["id"], "type": "private", "first_name": user["first_name"]}
+
+
+def group_chat(chat_id: int = -1001234567890, title: str = "第一党支部") -> JSON:
+    return {"id": chat_id, "type": "supergroup", "title": title}
+
+
+def _entities(text: str) -> list[JSON]:
+    """The entities Telegram would attach: a leading /command and @mentions (offsets in UTF-16)."""
+    found: list[JSON] = []
+    if command := _COMMAND.match(text):
+        found.append({"type": "bot_command", "offset": 0, "length": utf16_length(command.group())})
+    for mention in _MENTION.finditer(text):
+        offset = utf16_length(text[: mention.start()])
+        found.append({"type": "mention", "offset": offset, "length": utf16_length(mention.group())})
+    return found
+
+
+class BotApiSimulator:
+    """The Telegram side of the conversation, thread-safe (the fake HTTP server calls it from worker threads)."""
+
+    def __init__(
+        self,
+        *,
+        bot_id: int = DEFAULT_BOT_ID,
+        username: str = DEFAULT_BOT_USERNAME,
+        first_name: str = DEFAULT_BOT_NAME,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.bot_user: JSON = {
+            "id": bot_id,
+            "is_bot": True,
+            "first_name": first_name,
+            "username": username,
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+        }
+        self.calls: list[ApiCall] = []
+        self._clock = clock
+        self._changed = threading.Condition(threading.RLock())
+        self._chats: dict[int, JSON] = {}
+        self._messages: dict[tuple[int, int], JSON] = {}
+        self._last_message_id: dict[int, int] = {}
+        self._last_update_id = 0
+        self._updates: deque[JSON] = deque()
+        self._faults: dict[str, deque[BotApiError]] = {}
+        self._taken = 0
+        self._closed = False
+
+    # -- the Bot API -------------------------------------------------------------------------------------------
+
+    def handle(
+        self, method: str, params: JSON, files: dict[str, tuple[str | None, bytes]] | None = None
+    ) -> tuple[int, JSON]:
+        """Answer one call (status, reply body) and record it. ``getUpdates`` may wait up to its ``timeout``."""
+        files = files or {}
+        handler = getattr(self, f"_api_{method}", None)
+        with self._changed:  # an RLock: getUpdates releases it while it waits
+            try:
+                if queue := self._faults.get(method):
+                    raise queue.popleft()
+                if handler is None:
+                    raise BotApiError(404, "Not Found")
+                call = ApiCall(method, params, files, 200, handler(params, files))
+            except BotApiError as error:
+                call = ApiCall(method, params, files, error.status, None)
+                reply = error.payload()
+            else:
+                reply = {"ok": True, "result": call.result}
+            self.calls.append(call)
+            self._changed.notify_all()
+        return call.status, reply
+
+    def _api_getMe(self, params: JSON, files: Mapping[str, Any]) -> JSON:
+        return self.bot_user
+
+    def _api_deleteWebhook(self, params: JSON, files: Mapping[str, Any]) -> bool:
+        return True
+
+    def _api_setMyCommands(self, params: JSON, files: Mapping[str, Any]) -> bool:
+        commands = params.get("commands")
+        if not isinstance(commands, list) or not all(_valid_command(c) for c in commands):
+            raise BotApiError(400, "Bad Request: BOT_COMMAND_INVALID")
+        return True
+
+    def _api_sendChatAction(self, params: JSON, files: Mapping[str, Any]) -> bool:
+        self._chat(params)
+        return True
+
+    def _api_getUpdates(self, params: JSON, files: Mapping[str, Any]) -> list[JSON]:
+        offset = int(params.get("offset") or 0)
+        deadline = time.monotonic() + min(float(params.get("timeout") or 0), MAX_LONG_POLL_SECONDS)
+        limit = int(params.get("limit") or 100)
+        while self._updates and self._updates[0]["update_id"] < offset:
+            self._updates.popleft()  # acknowledged by the offset
+        while not self._updates and not self._closed and (left := deadline - time.monotonic()) > 0:
+            self._changed.wait(left)
+        return list(self._updates)[:limit]
+
+    def _api_sendMessage(self, params: JSON, files: Mapping[str, Any]) -> JSON:
+        chat = self._chat(params)
+        message = self._new_message(chat, self.bot_user)
+        message["text"] = self._visible_text(params)
+        return self._store(message, params)
+
+    def _api_sendDocument(self, params: JSON, files: Mapping[str, Any]) -> JSON:
+        chat = self._chat(params)
+        if "document" not in files and not isinstance(params.get("document"), str):
+            raise BotApiError(400, "Bad Request: there is no document in the request")
+        file_name = files["document"][0] if "document" in files else None
+        message = self._new_message(chat, self.bot_user)
+        message["document"] = {"file_id": f"doc{message['message_id']}", "file_unique_id": f"u{message['message_id']}"}
+        if file_name:
+            message["document"]["file_name"] = file_name
+        if params.get("caption"):
+            message["caption"] = self._visible_text(params, "caption")
+        return self._store(message, params)
+
+    def _api_editMessageText(self, params: JSON, files: Mapping[str, Any]) -> JSON:
+        message = self._existing_message(params)
+        text = self._visible_text(params)
+        if text == message.get("text") and params.get("reply_markup") == message.get("reply_markup"):
+            raise BotApiError(400, "Bad Request: message is not modified")
+        message = {**message, "text": text, "edit_date": int(self._clock())}
+        return self._store(message, params)
+
+    def _api_editMessageReplyMarkup(self, params: JSON, files: Mapping[str, Any]) -> JSON:
+        message = {**self._existing_message(params), "edit_date": int(self._clock())}
+        message.pop("reply_markup", None)
+        return self._store(message, params)
+
+    def _api_answerCallbackQuery(self, params: JSON, files: Mapping[str, Any]) -> bool:
+        if not params.get("callback_query_id"):
+            raise BotApiError(400, "Bad Request: QUERY_ID_INVALID")
+        if len(params.get("text") or "") > MAX_CALLBACK_ANSWER_CHARS:
+            raise BotApiError(400, "Bad Request: MESSAGE_TOO_LONG")
+        return True
+
+    # -- what users send (updates) -----------------------------------------------------------------------------
+
+    def user_message(
+        self, text: str, *, user: JSON, chat: JSON | None = None, reply_to_message_id: int | None = None
+    ) -> JSON:
+        """An Update carrying a text message from ``user`` (in their private chat unless ``chat`` is given)."""
+        chat = chat or private_chat(user)
+        with self._changed:
+            self._chats[chat["id"]] = chat
+            message = self._new_message(chat, user)
+            message["text"] = text
+            if entities := _entities(text):
+                message["entities"] = entities
+            if reply_to_message_id is not None:
+                message["reply_to_message"] = self._messages[(chat["id"], reply_to_message_id)]
+            self._messages[(chat["id"], message["message_id"])] = message
+            return {"update_id": self._next_update_id(), "message": message}
+
+    def button_press(self, chat_id: int, message_id: int, data: str, *, user: JSON) -> JSON:
+        """An Update for ``user`` pressing a button whose callback data is ``data`` under a stored message."""
+        with self._changed:
+            message = self._messages[(chat_id, message_id)]
+            update_id = self._next_update_id()
+            query = {
+                "id": f"cbq{update_id}",
+                "from": user,
+                "message": message,
+                "chat_instance": f"ci{chat_id}",
+                "data": data,
+            }
+            return {"update_id": update_id, "callback_query": query}
+
+    def push_update(self, update: JSON) -> None:
+        """Queue an update for ``getUpdates`` (long-polling clients wake up at once)."""
+        with self._changed:
+            self._updates.append(update)
+            self._changed.notify_all()
+
+    # -- faults, observation, shutdown -------------------------------------------------------------------------
+
+    def fail_next(self, method: str, error: BotApiError) -> None:
+        """Script a fault: the next call of ``method`` is answered with ``error`` instead of being performed."""
+        with self._changed:
+            self._faults.setdefault(method, deque()).append(error)
+
+    def take_outgoing(self) -> list[ApiCall]:
+        """Successful user-visible calls (messages, edits, callback answers) since the last take, in order."""
+        with self._changed:
+            new = self.calls[self._taken :]
+            self._taken = len(self.calls)
+        return [call for call in new if call.ok and call.method in OUTGOING_METHODS]
+
+    def wait_for_calls(self, method: str, count: int = 1, timeout: float = 10.0) -> list[ApiCall]:
+        """Block until ``count`` successful calls of ``method`` are recorded (or ``timeout``); return them all."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while len(matching := self._successful(method)) < count and (left := deadline - time.monotonic()) > 0:
+                self._changed.wait(left)
+            return matching
+
+    def close(self) -> None:
+        """Release long-polling clients (server shutdown)."""
+        with self._changed:
+            self._closed = True
+            self._changed.notify_all()
+
+    # -- internals ---------------------------------------------------------------------------------------------
+
+    def _successful(self, method: str) -> list[ApiCall]:
+        return [call for call in self.calls if call.ok and call.method == method]
+
+    def _next_update_id(self) -> int:
+        self._last_update_id += 1
+        return self._last_update_id
+
+    def _chat(self, params: JSON) -> JSON:
+        chat = self._chats.get(params.get("chat_id"))
+        if chat is None:
+            raise BotApiError(400, "Bad Request: chat not found")
+        return chat
+
+    def _new_message(self, chat: JSON, sender: JSON) -> JSON:
+        message_id = self._last_message_id.get(chat["id"], 0) + 1
+        self._last_message_id[chat["id"]] = message_id
+        return {"message_id": message_id, "from": sender, "chat": chat, "date": int(self._clock())}
+
+    def _existing_message(self, params: JSON) -> JSON:
+        message = self._messages.get((params.get("chat_id"), params.get("message_id")))
+        if message is None or message["from"]["id"] != self.bot_user["id"]:
+            raise BotApiError(400, "Bad Request: message to edit not found")
+        return message
+
+    def _store(self, message: JSON, params: JSON) -> JSON:
+        if (markup := params.get("reply_markup")) is not None:
+            _check_markup(markup)
+            if "inline_keyboard" in markup:
+                message["reply_markup"] = markup
+        self._messages[(message["chat"]["id"], message["message_id"])] = message
+        return message
+
+    @staticmethod
+    def _visible_text(params: JSON, name: str = "text") -> str:
+        raw = params.get(name)
+        if not isinstance(raw, str):
+            raise BotApiError(400, f"Bad Request: message {name} is empty")
+        text = html_to_plain(raw) if str(params.get("parse_mode", "")).upper() == "HTML" else raw
+        if not text.strip():
+            raise BotApiError(400, f"Bad Request: message {name} is empty")
+        if utf16_length(text) > MAX_TEXT_UTF16:
+            raise BotApiError(400, "Bad Request: message is too long")
+        return text
+
+
+def _valid_command(command: object) -> bool:
+    return (
+        isinstance(command, dict)
+        and re.fullmatch(r"[a-z0-9_]{1,32}", str(command.get("command", ""))) is not None
+        and 1 <= len(str(command.get("description", ""))) <= 256
+    )
+
+
+def _check_markup(markup: object) -> None:
+    rows = markup.get("inline_keyboard") if isinstance(markup, dict) else None
+    if rows is None:
+        return
+    for row in rows:
+        for button in row:
+            if not str(button.get("text", "")).strip():
+                raise BotApiError(400, "Bad Request: BUTTON_TEXT_INVALID")
+            data = button.get("callback_data")
+            if data is not None and not 1 <= len(str(data).encode()) <= MAX_CALLBACK_DATA_BYTES:
+                raise BotApiError(400, "Bad Request: BUTTON_DATA_INVALID")
+
+
+class InProcessBotApi(BaseRequest):
+    """A PTB request backend that hands every call to a `BotApiSimulator` instead of the network."""
+
+    def __init__(self, api: BotApiSimulator | None = None) -> None:
+        self.api = api or BotApiSimulator()
+
+    @property
+    def read_timeout(self) -> float | None:
+        return None
+
+    async def initialize(self) -> None:
+        """Nothing to open."""
+
+    async def shutdown(self) -> None:
+        """Nothing to close."""
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: Any = BaseRequest.DEFAULT_NONE,
+        write_timeout: Any = BaseRequest.DEFAULT_NONE,
+        connect_timeout: Any = BaseRequest.DEFAULT_NONE,
+        pool_timeout: Any = BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        if method != "POST":  # file downloads: nothing is stored in process
+            return 404, json.dumps(BotApiError(404, "Not Found").payload()).encode()
+        api_method = url.rsplit("/", 1)[-1]
+        params = decode_form(request_data.json_parameters) if request_data else {}
+        files = _uploaded_files(request_data)
+        if api_method == "getUpdates":  # long polling waits: keep the event loop free
+            status, body = await asyncio.to_thread(self.api.handle, api_method, params, files)
+        else:
+            status, body = self.api.handle(api_method, params, files)
+        return status, json.dumps(body, ensure_ascii=False).encode()
+
+
+def _uploaded_files(request_data: RequestData | None) -> dict[str, tuple[str | None, bytes]]:
+    if request_data is None or not request_data.contains_files:
+        return {}
+    files: dict[str, tuple[str | None, bytes]] = {}
+    for name, (file_name, content, *_mime) in request_data.multipart_data.items():
+        files[name] = (file_name, content if isinstance(content, bytes) else content.read())
+    return files

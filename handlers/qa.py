@@ -1,0 +1,168 @@
+"""Questions and answers: /ask, free text in private chats, @mentions and replies in groups, related-topic buttons.
+
+Each handler reads the question, asks the Answerer (built once at start-up and kept in ``bot_data``), and formats
+the reply: the answer, its source, and up to three related topics as buttons; below confidence, an honest
+"not found" with the nearest topics instead — never an invented rule.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import cast
+
+from telegram import InlineKeyboardMarkup, Message, MessageEntity, Update
+from telegram.constants import ChatType
+from telegram.ext import ContextTypes, filters
+
+from handlers import keyboards, texts
+from handlers.formatting import escape, split_message
+from knowledge.answer import Answerer
+from knowledge.answer_types import Answer, Candidate
+
+ANSWERER_KEY = "answerer"  # bot_data entry holding the Answerer (set by bot/app.py at start-up)
+MAX_QUESTION_CHARS = 1000
+MAX_RELATED = 3
+
+
+class AddressedToBot(filters.MessageFilter):
+    """A group message meant for the bot: it @mentions the bot or replies to one of the bot's messages."""
+
+    def filter(self, message: Message) -> bool:
+        bot = message.get_bot()
+        replied = message.reply_to_message
+        if replied is not None and replied.from_user is not None and replied.from_user.id == bot.id:
+            return True
+        mentions = message.parse_entities([MessageEntity.MENTION, MessageEntity.TEXT_MENTION])
+        return any(
+            (entity.user is not None and entity.user.id == bot.id) or text.lower() == f"@{bot.username}".lower()
+            for entity, text in mentions.items()
+        )
+
+
+ADDRESSED_TO_BOT = AddressedToBot(name="addressed_to_bot")
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A formatted reply: one or more HTML messages; the keyboard goes under the last one."""
+
+    messages: list[str]
+    keyboard: InlineKeyboardMarkup | None = None
+
+
+# -- handlers -----------------------------------------------------------------------------------------------------
+
+
+async def ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/ask 问题 — anywhere."""
+    message = cast(Message, update.effective_message)
+    parts = (message.text or "").split(maxsplit=1)
+    if len(parts) < 2:
+        await _send(message, Reply([texts.ASK_USAGE]))
+        return
+    await _answer_question(message, context, parts[1])
+
+
+async def private_question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Any text in a private chat is a question."""
+    message = cast(Message, update.effective_message)
+    await _answer_question(message, context, message.text or "")
+
+
+async def group_question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A group message addressed to the bot (see AddressedToBot): the question is the text without the mention."""
+    message = cast(Message, update.effective_message)
+    username = context.bot.username
+    question = re.sub(rf"@{re.escape(username)}\b", " ", message.text or "", flags=re.IGNORECASE)
+    if not question.strip():
+        await _send(message, Reply([texts.MENTION_USAGE.format(username=escape(username))]))
+        return
+    await _answer_question(message, context, question)
+
+
+async def related_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A "related question" button: answer that passage."""
+    query = update.callback_query
+    assert query is not None  # routed here by CallbackQueryHandler
+    button = keyboards.decode(query.data)
+    # explain() refuses unknown keys and branch-scoped passages outside their branch (chats have no branch yet).
+    answer = _answerer(context).explain(button.argument) if button else None
+    if answer is None or not isinstance(query.message, Message):
+        await query.answer(texts.STALE_BUTTON)
+        return
+    await query.answer()
+    await _send(query.message, answer_reply(answer), quote=False)
+
+
+async def unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Any other callback data (stale, from an older version, or forged): say so, never guess."""
+    query = update.callback_query
+    assert query is not None
+    await query.answer(texts.STALE_BUTTON)
+
+
+# -- formatting ---------------------------------------------------------------------------------------------------
+
+
+def answer_reply(answer: Answer) -> Reply:
+    """The reply for an Answer: found -> text, source, related buttons; not found -> the nearest topics."""
+    if answer.found:
+        return _found_reply(answer)
+    nearest = _offerable(answer.candidates, own_key=None)
+    follow_up = texts.NOT_FOUND_NEAREST if nearest else texts.NOT_FOUND_NOTHING_NEAR
+    return Reply([f"{texts.NOT_FOUND}\n{follow_up}"], keyboards.related_keyboard(nearest))
+
+
+def _found_reply(answer: Answer) -> Reply:
+    own_key = answer.candidates[0].key if answer.candidates else None
+    related = _offerable(answer.candidates, own_key=own_key)
+    parts = [escape(answer.answer.strip())]
+    if answer.source is not None:
+        section = f" {escape(answer.source.section)}" if answer.source.section else ""
+        parts.append(texts.SOURCE_LINE.format(title=escape(answer.source.title), section=section))
+    if related:
+        parts.append(texts.RELATED_HINT)
+    return Reply(split_message("\n\n".join(parts)), keyboards.related_keyboard(related))
+
+
+def _offerable(candidates: Iterable[Candidate], *, own_key: str | None) -> list[Candidate]:
+    """Up to MAX_RELATED distinct topics with some relevance, other than the answer's own passage."""
+    chosen: dict[str, Candidate] = {}
+    for candidate in candidates:
+        if candidate.key != own_key and candidate.score > 0 and candidate.key not in chosen:
+            chosen[candidate.key] = candidate
+    return list(chosen.values())[:MAX_RELATED]
+
+
+# -- plumbing -----------------------------------------------------------------------------------------------------
+
+
+def _answerer(context: ContextTypes.DEFAULT_TYPE) -> Answerer:
+    return cast(Answerer, context.bot_data[ANSWERER_KEY])
+
+
+async def _answer_question(message: Message, context: ContextTypes.DEFAULT_TYPE, question: str) -> None:
+    question = question.strip()
+    if not question:
+        reply = Reply([texts.EMPTY_QUESTION])
+    elif len(question) > MAX_QUESTION_CHARS:
+        reply = Reply([texts.QUESTION_TOO_LONG.format(limit=MAX_QUESTION_CHARS)])
+    else:
+        reply = answer_reply(_answerer(context).answer(question))
+    await _send(message, reply)
+
+
+async def _send(message: Message, reply: Reply, *, quote: bool | None = None) -> None:
+    """Send ``reply`` to the chat of ``message``; in groups the first part quotes the question."""
+    if quote is None:
+        quote = message.chat.type != ChatType.PRIVATE
+    last = len(reply.messages) - 1
+    for index, text in enumerate(reply.messages):
+        await message.reply_text(
+            text,
+            do_quote=quote and index == 0,
+            allow_sending_without_reply=True,
+            reply_markup=reply.keyboard if index == last else None,
+        )
