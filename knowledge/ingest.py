@@ -107,7 +107,7 @@ def parse_bytes(data: bytes, filename: str, title: str | None = None) -> ParsedD
     chosen = (title or "").strip()
     if not chosen and title_index is not None:
         chosen = lines[title_index].text.strip()
-    return ParsedDocument(title=_clean_title(chosen) or name.stem or name.name, passages=passages)
+    return ParsedDocument(title=_clean_title(chosen) or name.stem, passages=passages)
 
 
 # --- readers -------------------------------------------------------------------------------------------------
@@ -126,6 +126,9 @@ def _decode(data: bytes) -> str:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
+        text = ""
+    # NUL bytes are valid UTF-8 but mean UTF-16 without a byte-order mark, or not text at all.
+    if not text or "\x00" in text:
         text = _decode_detected(data)
     if "\x00" in text:
         raise IngestError(_MSG_NOT_TEXT)
@@ -141,9 +144,11 @@ def _decode_detected(data: bytes) -> str:
         not best.bom and any(m.encoding in _GBK_FAMILY and m.chaos <= best.chaos + _GBK_TIE_MARGIN for m in matches)
     ):
         try:
-            return data.decode("gb18030")
+            text = data.decode("gb18030")
         except UnicodeDecodeError:
-            pass
+            text = ""
+        if text and "\x00" not in text:
+            return text
     return str(best)
 
 
@@ -282,9 +287,13 @@ def _classify(line: _Line) -> _Heading | None:
 
 
 def _split_heading(level: int, text: str, marker_end: int) -> _Heading:
-    """A marker line is a heading on its own, a short title, or a marker (plus run-in lead) with body text."""
+    """A marker line is a heading on its own, a short title, or a marker (plus run-in lead) with body text.
+
+    Articles (第X条) carry rules, not titles: a PDF line wrapped before its first punctuation mark would
+    otherwise look like one.
+    """
     rest = text[marker_end:].strip()
-    if not rest or _looks_like_title(rest, _HEADING_TITLE_MAX_CHARS):
+    if not rest or (level != _ARTICLE and _looks_like_title(rest, _HEADING_TITLE_MAX_CHARS)):
         return _Heading(level, text, "")
     rest_start = len(text) - len(rest)
     if level > _ARTICLE and (m := _RUN_IN_LEAD.fullmatch(rest)):

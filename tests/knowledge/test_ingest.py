@@ -10,6 +10,7 @@ from pathlib import Path
 
 import docx
 import pytest
+from docx.enum.style import WD_STYLE_TYPE
 from pypdf import PdfWriter
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
@@ -142,6 +143,14 @@ def test_full_width_and_half_width_markers() -> None:
     assert document.passages[0].text == "按时参加组织生活，遵守纪律，服从组织的安排和决定。"
 
 
+def test_article_heading_is_its_marker_even_when_the_line_is_short() -> None:
+    # A PDF wraps lines: "第十八条　党支部应当注重分析党员思想" continues on the next line.
+    text = "第十八条　党支部应当注重分析党员思想\n状况和心理状态。\n"
+    document = parse_bytes(text.encode(), "a.txt")
+
+    assert document.passages == (ParsedPassage(("第十八条",), "党支部应当注重分析党员思想\n状况和心理状态。"),)
+
+
 def test_sibling_closes_previous_and_higher_level_closes_deeper() -> None:
     text = "第一章　甲\n一、子甲\n正文一。\n二、子乙\n正文二。\n第二章　乙\n正文三。\n"
     document = parse_bytes(text.encode(), "a.txt")
@@ -192,11 +201,11 @@ def test_markdown_with_several_top_headings_has_no_title_line() -> None:
 
 def test_long_passage_is_split_at_boundaries_keeping_its_path() -> None:
     paragraph = "党支部应当严格落实“三会一课”制度。" * 50
-    text = "第一条　总则\n" + "\n".join([paragraph, paragraph, "最后一段。"]) + "\n"
+    text = "第一章　总则\n" + "\n".join([paragraph, paragraph, "最后一段。"]) + "\n"
     document = parse_bytes(text.encode(), "a.txt")
 
     assert len(document.passages) > 2
-    assert all(p.heading_path == ("第一条　总则",) for p in document.passages)
+    assert all(p.heading_path == ("第一章　总则",) for p in document.passages)
     assert all(len(p.text) <= MAX_PASSAGE_CHARS for p in document.passages)
     assert "".join(p.text.replace("\n", "") for p in document.passages) == "".join(text.splitlines()[1:])
     assert all(p.text.endswith("。") for p in document.passages)
@@ -233,7 +242,7 @@ def test_single_line_document_keeps_its_line_as_text() -> None:
 # --- encodings -----------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk", "gb18030", "utf-16"])
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk", "gb18030", "utf-16", "utf-16-le"])
 def test_text_encodings(encoding: str) -> None:
     document = parse_bytes(REGULATION.encode(encoding), "a.txt")
 
@@ -277,7 +286,9 @@ def test_binary_data_named_txt_is_rejected() -> None:
 
 def test_docx_headings_body_and_table(tmp_path: Path) -> None:
     document = docx.Document()
+    document.styles.add_style("toc 1", WD_STYLE_TYPE.PARAGRAPH)
     document.add_heading("党支部工作规范", level=0)
+    document.add_paragraph("组织生活\t1", style="toc 1")
     document.add_paragraph("本规范适用于全体党支部。")
     document.add_heading("组织生活", level=1)
     document.add_heading("三会一课", level=2)
@@ -288,6 +299,8 @@ def test_docx_headings_body_and_table(tmp_path: Path) -> None:
     table.cell(0, 1).text = "频次"
     table.cell(1, 0).text = "党小组会"
     table.cell(1, 1).text = "每月1次"
+    merged = table.add_row().cells
+    merged[0].merge(merged[1]).text = "另行通知"
     document.add_heading("党费", level=1)
     document.add_paragraph("第十条　党员应当按月交纳党费。")
     path = tmp_path / "规范.docx"
@@ -299,7 +312,8 @@ def test_docx_headings_body_and_table(tmp_path: Path) -> None:
     assert parsed.passages == (
         ParsedPassage((), "本规范适用于全体党支部。"),
         ParsedPassage(
-            ("组织生活", "三会一课", "一、支部党员大会"), "一般每季度召开1次。\n会议 | 频次\n党小组会 | 每月1次"
+            ("组织生活", "三会一课", "一、支部党员大会"),
+            "一般每季度召开1次。\n会议 | 频次\n党小组会 | 每月1次\n另行通知",
         ),
         ParsedPassage(("党费", "第十条"), "党员应当按月交纳党费。"),
     )
