@@ -1,0 +1,483 @@
+"""Arithmetic questions asked in the question box: Party dues and meeting head counts.
+
+``calculate(question)`` is called before passages are ranked. It returns a worked answer when the question asks
+for a sum the rules determine — the monthly dues for an income or a kind of member (中组部 2008 年党费规定), or how
+many members must attend or vote yes at a 党员大会, an election or a 支委会 — and ``None`` for every other
+question, which the curated passages answer instead. The module is a pure library: text in, text out.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+import cn2an
+
+from knowledge.normalize import normalize_for_match
+
+# ---------------------------------------------------------------------------------------------------------------
+# Reply texts (Simplified Chinese). All user-facing wording lives here.
+# ---------------------------------------------------------------------------------------------------------------
+
+DUES_TITLE = "《关于中国共产党党费收缴、使用和管理的规定》（中组部，2008）"
+BRANCH_TITLE = "《中国共产党支部工作条例（试行）》（2018）"
+ELECTION_TITLE = "《中国共产党基层组织选举工作条例》（2020）"
+RECRUIT_TITLE = "《中国共产党发展党员工作细则》（2014）"
+
+SECTION_IN_SERVICE = "第二条 · 在职党员交纳比例"
+SECTION_RETIREE = "离退休党员交纳比例"
+SECTION_FIXED = "学生、下岗失业等党员交纳标准"
+SECTION_FARMER = "农民党员交纳标准"
+SECTION_ANNUAL = "年薪制党员的计算基数"
+SECTION_BASE = "第一条 · 计算基数"
+SECTION_MEETING = "第十一条 · 党员大会到会与表决人数"
+SECTION_RECRUIT = "接收预备党员、预备党员转正的表决人数"
+SECTION_ELECTION = "选举的到会与当选人数"
+SECTION_COMMITTEE = "第十二条 · 支委会到会人数"
+
+BRACKET_IN_SERVICE = (
+    (Decimal(3000), "3000 元（含）以下", Decimal("0.5")),
+    (Decimal(5000), "3000 元以上至 5000 元（含）", Decimal(1)),
+    (Decimal(10000), "5000 元以上至 10000 元（含）", Decimal("1.5")),
+    (None, "10000 元以上", Decimal(2)),
+)
+BRACKET_RETIREE = (
+    (Decimal(5000), "5000 元（含）以下", Decimal("0.5")),
+    (None, "5000 元以上", Decimal(1)),
+)
+
+DUES_IN_SERVICE = "月收入 {amount} 元属于 {bracket}这一档，按 {rate}% 交纳，每月 {due} 元。"
+DUES_RETIREE = "离退休费（养老金）{amount} 元属于 {bracket}这一档，按 {rate}% 交纳，每月 {due} 元。"
+DUES_FLAT_NOTE = "整个数额适用同一个比例，不分段累进。"
+DUES_BASE_NOTE = "计算基数是工资中相对固定的、经常性的税后收入；具体数额请与支部核对确认。"
+DUES_RETIREE_NOTE = "基数是实际领取的离退休费或养老金总额；具体数额请与支部核对确认。"
+DUES_PRETAX_NOTE = "您给的是税前数额，党费应按税后收入计算，请换成税后数额再核对。"
+DUES_ANNUAL_NOTE = "实行年薪制的，以当月实际领取的薪酬为基数。"
+DUES_ANNUAL_GENERAL = (
+    "实行年薪制的党员，以当月实际领取的薪酬为基数（不是把年薪直接套用），再按在职党员比例交纳："
+    "3000 元（含）以下 0.5%，3000 元以上至 5000 元（含）1%，5000 元以上至 10000 元（含）1.5%，"
+    "10000 元以上 2%，整额适用一个比例。告诉我当月实发数额，可以帮您算出具体金额。"
+)
+DUES_RETIREE_GENERAL = (
+    "离退休党员以实际领取的离退休费或养老金总额为基数：5000 元（含）以下按 0.5% 交纳，5000 元以上按 1% 交纳，"
+    "整额适用一个比例。告诉我每月领取的数额，可以帮您算出具体金额。"
+)
+DUES_FIXED = (
+    "学生党员，以及下岗失业、依靠抚恤或救济生活、领取最低生活保障金的党员，每月交纳党费 0.2 元。"
+    "确有困难的，经支部研究、报上一级党委批准，可以少交或免交。"
+)
+DUES_FARMER = "农民党员每月交纳党费 0.2 元至 1 元，具体标准由各省（区、市）确定，请按本省规定执行。"
+DUES_ABSURD = (
+    "{amount} 元不像是每月的收入，没法据此计算党费。请告诉我每月相对固定的税后收入（单位：元），"
+    "例如“工资 6000 交多少党费”。"
+)
+
+VOTERS_EXPLICIT = "应到会有{right}的党员 {n} 名。"
+VOTERS_FORMAL = "有{right}的正式党员 {n} 名。"
+VOTERS_FORMAL_AND_PROBATIONARY = "有{right}的是 {n} 名正式党员，{p} 名预备党员没有{right}，不计入。"
+VOTERS_MINUS_PROBATIONARY = "{total} 名党员中有 {p} 名预备党员（没有{right}），有{right}的正式党员为 {n} 名。"
+VOTERS_ASSUMED = "按 {n} 名都是正式党员计算；其中如有预备党员或留党察看期内的党员，要先减去，他们没有{right}。"
+
+MEETING_RULE = (
+    "有表决权的党员到会须超过半数，即至少 {quorum} 人，才能进行表决；赞成票须超过应到会有表决权党员的一半，"
+    "即至少 {majority} 票，才算通过——按应到会人数算，不是按实到人数算。"
+)
+MEETING_PRESENT = "实到 {m} 人，{verdict}。"
+MEETING_PRESENT_OK = "已超过半数，可以表决"
+MEETING_PRESENT_SHORT = "没有超过半数，不能表决"
+MEETING_YES = "赞成 {v} 票，{verdict}。"
+MEETING_YES_OK = "超过应到会有表决权党员的一半，通过"
+MEETING_YES_SHORT = "没有超过应到会有表决权党员的一半，不能通过"
+MEETING_SMALL = "提示：正式党员不足 3 人的，一般不单独成立党支部，而是成立联合党支部。"
+RECRUIT_NOTE = "同时讨论两人以上的，要逐个讨论、逐个表决。"
+MEETING_GENERAL = (
+    "党员大会表决：有表决权的党员到会须超过半数，才能进行表决；赞成票须超过应到会有表决权党员的一半，"
+    "才算通过——分母是应到会人数，不是实到人数。只有正式党员有表决权，预备党员和留党察看期内的党员不计入。"
+    "例如 20 名正式党员：至少 11 人到会，至少 11 票赞成。"
+)
+
+ELECTION_RULE = (
+    "有选举权的党员到会须超过应到会人数的 4/5（{n} × 4/5 = {four_fifths}，须超过这个数），即至少 {quorum} 人，"
+    "选举才有效；候选人的赞成票须超过应到会有选举权人数的一半，即至少 {majority} 票，才能当选。"
+)
+ELECTION_PRESENT = "实到 {m} 人，{verdict}。"
+ELECTION_PRESENT_OK = "已超过应到会人数的 4/5，选举有效"
+ELECTION_PRESENT_SHORT = "没有超过应到会人数的 4/5，选举无效"
+ELECTION_YES = "赞成 {v} 票，{verdict}。"
+ELECTION_YES_OK = "可以当选"
+ELECTION_YES_SHORT = "不能当选"
+ELECTION_GENERAL = (
+    "选举：有选举权的党员到会须超过应到会人数的 4/5，选举才有效；候选人的赞成票须超过应到会有选举权人数的一半，"
+    "才能当选。只有正式党员有选举权，预备党员不计入。例如应到会 20 人：4/5 是 16 人，须超过，所以至少 17 人到会；"
+    "至少 11 票才能当选。选举的“超过 4/5”和普通表决的“超过半数”不要混用。"
+)
+
+COMMITTEE_RULE = "支委会 {k} 名委员，须有超过半数、即至少 {quorum} 名委员到会才能召开。"
+COMMITTEE_PRESENT = "实到 {m} 名委员，{verdict}。"
+COMMITTEE_PRESENT_OK = "可以召开"
+COMMITTEE_PRESENT_SHORT = "不能召开"
+COMMITTEE_GENERAL = "支委会须有超过半数的委员到会才能召开。例如 5 名委员至少 3 人到会，7 名委员至少 4 人到会。"
+
+RIGHT_VOTE = "表决权"
+RIGHT_ELECT = "选举权"
+
+# ---------------------------------------------------------------------------------------------------------------
+# Cue words, matched against the normalised question (simplified, half-width, lower case).
+# ---------------------------------------------------------------------------------------------------------------
+
+INCOME_WORDS = tuple("工资 月薪 薪水 薪资 薪酬 收入 税后 税前 退休金 退休费 离休费 养老金 年薪 到手 月入 实发".split())
+OTHER_FEES = tuple("个税 所得税 交多少税 社保 公积金 医保 团费 会费 工会".split())
+DUES_OFF_TOPIC = tuple(
+    "补交 预交 代交 免交 可以少交 能少交 能不能少交 减免 多交 一次交 一次性交 按季 不交 没交 欠 脱党 "
+    "什么时候 何时 哪天 几号 截止 上缴 使用 管理 收据 票据 交给谁 "
+    "老的党费 老标准 旧标准 以前的 原来的 还能用 还算数 废止 过时".split()
+)
+RETIREE_WORDS = tuple("退休 离休 养老金".split())
+FIXED_WORDS = tuple("学生 研究生 博士生 硕士生 在校 下岗 失业 低保 最低生活保障 救济 抚恤".split())
+FARMER_WORDS = tuple("农民".split())
+ANNUAL_WORDS = tuple("年薪".split())
+ANNUAL_MONTH_WORDS = tuple("当月 这个月 本月 实发 实际领 发了 到手".split())
+PRETAX_WORDS = tuple("税前".split())
+VOTE_CUES = tuple(
+    "到会 到场 参会 参加 出席 到齐 实到 应到 赞成 同意票 票 当选 法定人数 "
+    "能开 召开 有效 过半 半数 4/5 五分之四 到多少 到几 来多少 来几 表决".split()
+)
+ELECTION_WORDS = tuple("选举 换届 当选 选票 候选 差额 选出 改选 补选".split())
+COMMITTEE_WORDS = tuple("支委会 支部委员会 委员会会议".split())
+ASSEMBLY_WORDS = tuple("党员大会 支部大会".split())
+NOT_COUNTED_MEETINGS = tuple("党小组".split())  # no head-count rule for 党小组会
+RECRUIT_WORDS = tuple("接收 发展 入党 转正 吸收".split())
+INCLUDES_WORDS = tuple("其中 包括 包含 含 中有 里有 里面 当中".split())
+
+# ---------------------------------------------------------------------------------------------------------------
+# Patterns
+# ---------------------------------------------------------------------------------------------------------------
+
+_CN_DIGITS = "零〇一二两三四五六七八九十百千万"
+_NUMBER = re.compile(
+    rf"(?:\d{{1,3}}(?:,\d{{3}})+|\d+)(?:\.\d+)?(?:[十百千万][\d{_CN_DIGITS}]*)?|[零〇一二两三四五六七八九十][{_CN_DIGITS}]*"
+)
+_PLAIN_NUMBER = re.compile(r"[\d,]+(?:\.\d+)?")
+_PAY = re.compile(r"[交缴]纳?(?:多少|几)|[该要应得需][交缴]")
+_NOT_INCOME_AFTER = re.compile(r"\s*(?:%|‰|个|年|月|次|岁|号|日|天|人|名|位|票|条|期|季|届|分之|倍|小时|周)")
+_NOT_INCOME_BEFORE = ("第", "交", "缴", "交了", "缴了")
+_NEGATIVE_BEFORE = ("-", "负")
+
+_VOTE_PASS = re.compile(r"(?:才|能|算|可以|就)通过|通过(?:吗|需|要|得)")
+_HOW_MANY = re.compile(
+    r"(?:多少|几)\s*(?:个|名|位)?\s*(?:人|票|委员|党员|同志)|(?:到会|到场|参会|出席|赞成|同意)\s*(?:多少|几)"
+    r"|(?:不少于|至少|最少|最低)\s*(?:多少|几)|法定人数|人数(?:要求|规定|标准)|(?:多少|几)(?:个|名)?(?:才|就)"
+)
+_RIGHTS_QUESTION = re.compile(
+    r"(?:表决|选举|被选举)权(?:吗|么|没有|不)|预备党员.{0,4}(?:能|可以)(?:不能)?(?:投票|表决|选举)"
+)
+_COUNT_SUFFIX = re.compile(
+    r"\s*(个人|个|名|位|人|票)?\s*(?:是)?\s*"
+    r"(正式|预备|支委|委员|到会|到场|出席|参会|赞成|同意|党员|同志)?"
+)
+_TIME_AFTER_UNIT = re.compile(r"月|小时|星期|季度|多月|半月|工作日")
+_WINDOW_LABEL = re.compile(
+    r"正式|预备|有选举权|有表决权|应到|实到|到会|到场|出席|到了|来了|赞成|同意|反对|弃权|支委|委员|党员|同志"
+)
+_CLAUSE_BREAK = re.compile(r"[,.?!;:、。]")
+_CN_MAGNITUDE = re.compile(r"[百千万]")
+
+_CENT = Decimal("0.01")
+_PERCENT = Decimal(100)
+_MIN_INCOME = Decimal(1)
+_MAX_INCOME = Decimal(10_000_000)
+
+
+@dataclass(frozen=True, slots=True)
+class Calculation:
+    """A worked answer: ``kind`` is "dues" or "votes"; ``title`` and ``section`` name the rule it applies."""
+
+    kind: str
+    answer: str
+    title: str
+    section: str
+
+
+def calculate(question: str) -> Calculation | None:
+    """Work out the dues or head count a question asks for; ``None`` when the question is not a calculation."""
+    q = normalize_for_match(question)
+    if "党费" in q or (_has(q, INCOME_WORDS) and _PAY.search(q) and not _has(q, OTHER_FEES)):
+        return _dues(q)
+    return _votes(q)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Numbers
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _has(text: str, words: tuple[str, ...]) -> bool:
+    return any(w in text for w in words)
+
+
+def _to_decimal(span: str) -> Decimal | None:
+    """Read 6,000 / 4千8 / 1.2万 / 六千 as a Decimal; None for a span cn2an cannot read."""
+    if _PLAIN_NUMBER.fullmatch(span):
+        return Decimal(span.replace(",", ""))
+    try:
+        return Decimal(str(cn2an.cn2an(span.replace(",", ""), "smart")))
+    except (ValueError, KeyError):  # cn2an raises KeyError on some malformed mixes such as 0十2
+        return None
+
+
+def _plain(value: Decimal) -> str:
+    """6000 -> "6000", 3000.01 -> "3000.01", 18.4 -> "18.4"; any size, at most two decimals."""
+    text = f"{value:.2f}"
+    return text.removesuffix(".00") if text.endswith(".00") else text.rstrip("0")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Dues
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _income(q: str) -> Decimal | None:
+    """The first number that reads as a monthly amount: not a percentage, a period, a head count or a paid sum.
+
+    A Chinese numeral counts only with 百/千/万 in it, so the 一 of 一般 or 一下 is not taken for 1 元.
+    """
+    for match in _NUMBER.finditer(q):
+        before = q[: match.start()]
+        if _NOT_INCOME_AFTER.match(q, match.end()) or before.endswith(_NOT_INCOME_BEFORE):
+            continue
+        span = match.group()
+        value = None if span[0] in _CN_DIGITS and not _CN_MAGNITUDE.search(span) else _to_decimal(span)
+        if value is None:
+            continue
+        return -value if before.rstrip().endswith(_NEGATIVE_BEFORE) else value
+    return None
+
+
+def _rate(amount: Decimal, brackets: tuple[tuple[Decimal | None, str, Decimal], ...]) -> tuple[str, Decimal]:
+    for ceiling, label, rate in brackets:
+        if ceiling is None or amount <= ceiling:
+            return label, rate
+    raise AssertionError("the last bracket has no ceiling")
+
+
+def _dues_text(template: str, amount: Decimal, brackets: tuple[tuple[Decimal | None, str, Decimal], ...]) -> str:
+    label, rate = _rate(amount, brackets)
+    due = (amount * rate / _PERCENT).quantize(_CENT, rounding=ROUND_HALF_UP)
+    return template.format(amount=_plain(amount), bracket=label, rate=_plain(rate), due=due)
+
+
+def _dues(q: str) -> Calculation | None:
+    if _has(q, DUES_OFF_TOPIC):
+        return None
+    if _has(q, FIXED_WORDS):
+        return Calculation("dues", DUES_FIXED, DUES_TITLE, SECTION_FIXED)
+    if _has(q, FARMER_WORDS):
+        return Calculation("dues", DUES_FARMER, DUES_TITLE, SECTION_FARMER)
+    retiree, annual = _has(q, RETIREE_WORDS), _has(q, ANNUAL_WORDS)
+    amount = _income(q)
+    if amount is None:
+        if retiree:
+            return Calculation("dues", DUES_RETIREE_GENERAL, DUES_TITLE, SECTION_RETIREE)
+        if annual:
+            return Calculation("dues", DUES_ANNUAL_GENERAL, DUES_TITLE, SECTION_ANNUAL)
+        return None
+    if not _MIN_INCOME <= amount <= _MAX_INCOME:
+        return Calculation("dues", DUES_ABSURD.format(amount=_plain(amount)), DUES_TITLE, SECTION_BASE)
+    if annual and not _has(q, ANNUAL_MONTH_WORDS):
+        return Calculation("dues", DUES_ANNUAL_GENERAL, DUES_TITLE, SECTION_ANNUAL)
+    if retiree:
+        text = _dues_text(DUES_RETIREE, amount, BRACKET_RETIREE) + DUES_FLAT_NOTE + DUES_RETIREE_NOTE
+        return Calculation("dues", text, DUES_TITLE, SECTION_RETIREE)
+    parts = [_dues_text(DUES_IN_SERVICE, amount, BRACKET_IN_SERVICE), DUES_FLAT_NOTE]
+    if annual:
+        parts.append(DUES_ANNUAL_NOTE)
+    parts.append(DUES_BASE_NOTE)
+    if _has(q, PRETAX_WORDS):
+        parts.append(DUES_PRETAX_NOTE)
+    return Calculation("dues", "".join(parts), DUES_TITLE, SECTION_IN_SERVICE)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Head counts
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Counts:
+    """Head counts found in a question, by what they count."""
+
+    formal: int | None = None  # 正式党员
+    probationary: int | None = None  # 预备党员
+    members: int | None = None  # 党员, not said whether full or probationary
+    voting: int | None = None  # 有表决权/选举权的, 应到
+    committee: int | None = None  # 支委会委员
+    present: int | None = None  # 实到, 到会
+    yes: int | None = None  # 赞成票
+    bare: int | None = None  # N 人, nothing said about who
+
+    def put(self, role: str, value: int) -> None:
+        if getattr(self, role) is None:
+            setattr(self, role, value)
+
+    def names_attendees(self) -> bool:
+        """True when some number counts the people who vote or sit; 预备党员 alone are only the subject."""
+        return any(getattr(self, name) is not None for name in self.__slots__ if name != "probationary")
+
+
+_LABEL_ROLE = {
+    "正式": "formal",
+    "预备": "probationary",
+    "支委": "committee",
+    "委员": "committee",
+    "有选举权": "voting",
+    "有表决权": "voting",
+    "应到": "voting",
+    "实到": "present",
+    "到会": "present",
+    "到场": "present",
+    "出席": "present",
+    "参会": "present",
+    "到了": "present",
+    "来了": "present",
+    "赞成": "yes",
+    "同意": "yes",
+    "反对": "other",
+    "弃权": "other",
+    "党员": "members",
+    "同志": "members",
+}
+_PERSON_UNITS = frozenset({"个人", "名", "位", "人"})
+
+
+def _window_role(window: str) -> str | None:
+    """The role named last in the clause before a number; a specific label wins over plain 党员/同志."""
+    roles = [_LABEL_ROLE[w] for w in _WINDOW_LABEL.findall(_CLAUSE_BREAK.split(window)[-1])]
+    specific = [r for r in roles if r != "members"]
+    if specific:
+        return specific[-1]
+    return roles[-1] if roles else None
+
+
+def _counts(q: str) -> _Counts:
+    counts = _Counts()
+    window_start = 0
+    for match in _NUMBER.finditer(q):
+        suffix = _COUNT_SUFFIX.match(q, match.end())
+        unit, label = suffix.group(1), suffix.group(2)
+        window = q[window_start : match.start()]
+        window_start = suffix.end()
+        value = _to_decimal(match.group())
+        if value is None or value != value.to_integral_value() or value <= 0 or not (unit or label):
+            continue
+        if unit == "个" and not label and _TIME_AFTER_UNIT.match(q, suffix.end()):
+            continue
+        role = _count_role(unit, label, window)
+        if role is not None:
+            counts.put(role, int(value))
+    return counts
+
+
+def _count_role(unit: str | None, label: str | None, window: str) -> str | None:
+    """What a number counts: the label right after it, else the clause before it, else the unit."""
+    if label is not None and _LABEL_ROLE[label] != "members":
+        return _LABEL_ROLE[label]
+    role = _window_role(window)
+    if role == "other":
+        return None
+    if unit == "票":
+        return "yes"
+    if role is not None:
+        return role
+    if label is not None:
+        return "members"
+    return "bare" if unit in _PERSON_UNITS else None
+
+
+def _voters(q: str, counts: _Counts, right: str) -> tuple[int, str] | None:
+    """How many members may vote, and a sentence saying how that number was reached."""
+    if counts.voting:
+        return counts.voting, VOTERS_EXPLICIT.format(right=right, n=counts.voting)
+    if counts.formal:
+        if counts.probationary:
+            text = VOTERS_FORMAL_AND_PROBATIONARY.format(right=right, n=counts.formal, p=counts.probationary)
+            return counts.formal, text
+        return counts.formal, VOTERS_FORMAL.format(right=right, n=counts.formal)
+    total = counts.members or counts.bare
+    if not total:
+        return None
+    p = counts.probationary
+    if p and p < total and _has(q, INCLUDES_WORDS):
+        n = total - p
+        return n, VOTERS_MINUS_PROBATIONARY.format(total=total, p=p, right=right, n=n)
+    return total, VOTERS_ASSUMED.format(n=total, right=right)
+
+
+def _votes(q: str) -> Calculation | None:
+    if not (_has(q, VOTE_CUES) or _VOTE_PASS.search(q)) or _has(q, NOT_COUNTED_MEETINGS):
+        return None
+    asks = _HOW_MANY.search(q) is not None
+    counts = _counts(q)
+    if not (asks or counts.names_attendees()) or (_RIGHTS_QUESTION.search(q) and not asks):
+        return None
+    if _has(q, ELECTION_WORDS):
+        return _election(q, counts)
+    if (_has(q, COMMITTEE_WORDS) and not _has(q, ASSEMBLY_WORDS)) or counts.committee:
+        return _committee(counts)
+    return _meeting(q, counts)
+
+
+def _majority(n: int) -> int:
+    """Smallest whole number strictly greater than half of n."""
+    return n // 2 + 1
+
+
+def _meeting(q: str, counts: _Counts) -> Calculation:
+    recruit = _has(q, RECRUIT_WORDS)
+    title, section = (RECRUIT_TITLE, SECTION_RECRUIT) if recruit else (BRANCH_TITLE, SECTION_MEETING)
+    voters = _voters(q, counts, RIGHT_VOTE)
+    if voters is None:
+        return Calculation("votes", MEETING_GENERAL, title, section)
+    n, basis = voters
+    need = _majority(n)
+    parts = [basis, MEETING_RULE.format(quorum=need, majority=need)]
+    if counts.present is not None and counts.present <= n:
+        verdict = MEETING_PRESENT_OK if counts.present >= need else MEETING_PRESENT_SHORT
+        parts.append(MEETING_PRESENT.format(m=counts.present, verdict=verdict))
+    if counts.yes is not None and counts.yes <= n:
+        verdict = MEETING_YES_OK if counts.yes >= need else MEETING_YES_SHORT
+        parts.append(MEETING_YES.format(v=counts.yes, verdict=verdict))
+    if recruit:
+        parts.append(RECRUIT_NOTE)
+    if n < 3:
+        parts.append(MEETING_SMALL)
+    return Calculation("votes", "".join(parts), title, section)
+
+
+def _election(q: str, counts: _Counts) -> Calculation:
+    voters = _voters(q, counts, RIGHT_ELECT)
+    if voters is None:
+        return Calculation("votes", ELECTION_GENERAL, ELECTION_TITLE, SECTION_ELECTION)
+    n, basis = voters
+    quorum = 4 * n // 5 + 1
+    four_fifths = _plain(Decimal(4 * n) / 5)
+    parts = [basis, ELECTION_RULE.format(n=n, four_fifths=four_fifths, quorum=quorum, majority=_majority(n))]
+    if counts.present is not None and counts.present <= n:
+        verdict = ELECTION_PRESENT_OK if counts.present >= quorum else ELECTION_PRESENT_SHORT
+        parts.append(ELECTION_PRESENT.format(m=counts.present, verdict=verdict))
+    if counts.yes is not None and counts.yes <= n:
+        verdict = ELECTION_YES_OK if counts.yes >= _majority(n) else ELECTION_YES_SHORT
+        parts.append(ELECTION_YES.format(v=counts.yes, verdict=verdict))
+    return Calculation("votes", "".join(parts), ELECTION_TITLE, SECTION_ELECTION)
+
+
+def _committee(counts: _Counts) -> Calculation:
+    k = counts.committee or counts.bare or counts.members
+    if not k:
+        return Calculation("votes", COMMITTEE_GENERAL, BRANCH_TITLE, SECTION_COMMITTEE)
+    quorum = _majority(k)
+    parts = [COMMITTEE_RULE.format(k=k, quorum=quorum)]
+    if counts.present is not None and counts.present <= k:
+        verdict = COMMITTEE_PRESENT_OK if counts.present >= quorum else COMMITTEE_PRESENT_SHORT
+        parts.append(COMMITTEE_PRESENT.format(m=counts.present, verdict=verdict))
+    return Calculation("votes", "".join(parts), BRANCH_TITLE, SECTION_COMMITTEE)
