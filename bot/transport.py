@@ -199,6 +199,7 @@ class BotApiSimulator:
         self._last_update_id = 0
         self._updates: deque[JSON] = deque()
         self._faults: dict[str, deque[BotApiError]] = {}
+        self._open_queries: set[str] = set()  # callback query ids not answered yet
         self._taken = 0
         self._closed = False
 
@@ -230,6 +231,8 @@ class BotApiSimulator:
         return self.bot_user
 
     def _api_deleteWebhook(self, params: JSON, files: Mapping[str, Any]) -> bool:
+        if params.get("drop_pending_updates"):
+            self._updates.clear()
         return True
 
     def _api_setMyCommands(self, params: JSON, files: Mapping[str, Any]) -> bool:
@@ -285,8 +288,10 @@ class BotApiSimulator:
         return self._store(message, params)
 
     def _api_answerCallbackQuery(self, params: JSON, files: Mapping[str, Any]) -> bool:
-        if not params.get("callback_query_id"):
-            raise BotApiError(400, "Bad Request: QUERY_ID_INVALID")
+        query_id = str(params.get("callback_query_id"))
+        if query_id not in self._open_queries:  # unknown, or answered already
+            raise BotApiError(400, "Bad Request: query is too old and response timeout expired or query ID is invalid")
+        self._open_queries.discard(query_id)
         if len(params.get("text") or "") > MAX_CALLBACK_ANSWER_CHARS:
             raise BotApiError(400, "Bad Request: MESSAGE_TOO_LONG")
         return True
@@ -321,6 +326,7 @@ class BotApiSimulator:
                 "chat_instance": f"ci{chat_id}",
                 "data": data,
             }
+            self._open_queries.add(query["id"])
             return {"update_id": update_id, "callback_query": query}
 
     def push_update(self, update: JSON) -> None:

@@ -1,0 +1,51 @@
+"""/start, its join deep link, /help, unknown commands, and what start-up tells Telegram."""
+
+from __future__ import annotations
+
+from handlers import texts
+from tests.telegram.helpers import GROUP, ChatHarness, messages, plain
+
+
+async def test_startup_publishes_chinese_command_menu(bot: ChatHarness) -> None:
+    (call,) = [c for c in bot.api.calls if c.method == "setMyCommands"]
+    assert call.ok
+    menu = {entry["command"]: entry["description"] for entry in call.params["commands"]}
+    assert set(menu) >= {"start", "help", "ask"}
+    assert all(any("\u4e00" <= char <= "\u9fff" for char in description) for description in menu.values())
+
+
+async def test_start_welcomes_and_says_what_it_can_do(bot: ChatHarness) -> None:
+    (reply,) = messages(await bot.send("/start"))
+    assert reply.params["parse_mode"] == "HTML"
+    assert "党支部助手" in plain(reply)
+    assert "/help" in plain(reply) and "/ask" in plain(reply)
+
+
+async def test_start_with_join_link_answers_politely(bot: ChatHarness) -> None:
+    (reply,) = messages(await bot.send("/start join_AbC123-xyz"))
+    assert plain(reply) == texts.JOIN_NOT_READY
+
+
+async def test_start_with_other_payload_is_a_plain_welcome(bot: ChatHarness) -> None:
+    (reply,) = messages(await bot.send("/start something"))
+    assert plain(reply) == plain(messages(await bot.send("/start"))[0])
+
+
+async def test_help_lists_commands(bot: ChatHarness) -> None:
+    (reply,) = messages(await bot.send("/help"))
+    for command in ("/ask", "/help", "/start"):
+        assert command in plain(reply)
+
+
+async def test_help_in_group_addressed_to_this_bot(bot: ChatHarness) -> None:
+    (reply,) = messages(await bot.send(f"/help@{bot.app.bot.username}", chat=GROUP))
+    assert "/ask" in plain(reply)
+
+
+async def test_unknown_command_in_private_chat_points_to_help(bot: ChatHarness) -> None:
+    (reply,) = messages(await bot.send("/nosuchcommand"))
+    assert plain(reply) == texts.UNKNOWN_COMMAND
+
+
+async def test_unknown_command_in_group_is_left_to_other_bots(bot: ChatHarness) -> None:
+    assert await bot.send("/nosuchcommand", chat=GROUP) == []
