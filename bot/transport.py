@@ -241,10 +241,6 @@ class BotApiSimulator:
             raise BotApiError(400, "Bad Request: BOT_COMMAND_INVALID")
         return True
 
-    def _api_sendChatAction(self, params: JSON, files: Mapping[str, Any]) -> bool:
-        self._chat(params)
-        return True
-
     def _api_getUpdates(self, params: JSON, files: Mapping[str, Any]) -> list[JSON]:
         offset = int(params.get("offset") or 0)
         deadline = time.monotonic() + min(float(params.get("timeout") or 0), MAX_LONG_POLL_SECONDS)

@@ -7,19 +7,23 @@ the reply: the answer, its source, and up to three related topics as buttons; be
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import cast
 
-from telegram import InlineKeyboardMarkup, Message, MessageEntity, Update
+from telegram import CallbackQuery, InlineKeyboardMarkup, Message, MessageEntity, Update
 from telegram.constants import ChatType
+from telegram.error import BadRequest
 from telegram.ext import ContextTypes, filters
 
 from handlers import keyboards, texts
 from handlers.formatting import escape, split_message
 from knowledge.answer import Answerer
 from knowledge.answer_types import Answer, Candidate
+
+logger = logging.getLogger(__name__)
 
 ANSWERER_KEY = "answerer"  # bot_data entry holding the Answerer (set by bot/app.py at start-up)
 MAX_QUESTION_CHARS = 1000
@@ -90,9 +94,9 @@ async def related_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     # explain() refuses unknown keys and branch-scoped passages outside their branch (chats have no branch yet).
     answer = _answerer(context).explain(button.argument) if button else None
     if answer is None or not isinstance(query.message, Message):
-        await query.answer(texts.STALE_BUTTON)
+        await _acknowledge(query, texts.STALE_BUTTON)
         return
-    await query.answer()
+    await _acknowledge(query)
     await _send(query.message, answer_reply(answer), quote=False)
 
 
@@ -100,7 +104,7 @@ async def unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     """Any other callback data (stale, from an older version, or forged): say so, never guess."""
     query = update.callback_query
     assert query is not None
-    await query.answer(texts.STALE_BUTTON)
+    await _acknowledge(query, texts.STALE_BUTTON)
 
 
 # -- formatting ---------------------------------------------------------------------------------------------------
@@ -141,6 +145,14 @@ def _offerable(candidates: Iterable[Candidate], *, own_key: str | None) -> list[
 
 def _answerer(context: ContextTypes.DEFAULT_TYPE) -> Answerer:
     return cast(Answerer, context.bot_data[ANSWERER_KEY])
+
+
+async def _acknowledge(query: CallbackQuery, note: str | None = None) -> None:
+    """Answer a button press. One pressed while the bot was down may be too old to answer: still reply to it."""
+    try:
+        await query.answer(note)
+    except BadRequest as error:
+        logger.info("callback query %s not answered: %s", query.id, error)
 
 
 async def _answer_question(message: Message, context: ContextTypes.DEFAULT_TYPE, question: str) -> None:

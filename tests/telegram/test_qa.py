@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
+from bot.transport import BotApiError
 from handlers import keyboards, texts
 from tests.telegram.helpers import ALICE, BOB, GROUP, ChatHarness, buttons, messages, plain
 
@@ -149,6 +152,17 @@ async def test_forged_or_stale_button_data_gets_a_short_note(test_bot: ChatHarne
     calls = await test_bot.press(reply.result, data)
     assert [(c.method, c.params.get("text")) for c in calls] == [("answerCallbackQuery", texts.STALE_BUTTON)]
     assert test_bot.failed_calls() == []
+
+
+async def test_button_too_old_to_acknowledge_is_still_answered(
+    test_bot: ChatHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    (reply,) = messages(await test_bot.send("支委会多久开一次"))
+    expired = BotApiError(400, "Bad Request: query is too old and response timeout expired or query ID is invalid")
+    test_bot.api.fail_next("answerCallbackQuery", expired)  # pressed while the bot was down
+    (answer,) = messages(await test_bot.press(reply.result, "rel:dahui-test"))
+    assert plain(answer).startswith("党员大会一般每季度召开一次。")
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
 async def test_button_pressed_by_another_member_in_a_group(test_bot: ChatHarness) -> None:

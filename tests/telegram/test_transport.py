@@ -57,6 +57,13 @@ async def _exercise(bot: Bot, api: BotApiSimulator) -> None:
         sent = await bot.send_message(chat_id, "<b>你好</b> &amp; 欢迎", parse_mode="HTML", reply_markup=KEYBOARD)
         assert sent.text == "你好 & 欢迎" and sent.chat.id == chat_id and sent.message_id == 2
         assert sent.reply_markup == KEYBOARD
+        edited = await bot.edit_message_text("改过了", chat_id, sent.message_id, reply_markup=KEYBOARD)
+        assert edited.text == "改过了" and edited.edit_date is not None
+        with pytest.raises(BadRequest, match=r"(?i)not modified"):
+            await bot.edit_message_text("改过了", chat_id, sent.message_id, reply_markup=KEYBOARD)
+        assert (await bot.edit_message_reply_markup(chat_id, sent.message_id)).reply_markup is None
+        with pytest.raises(BadRequest, match=r"(?i)message to edit not found"):
+            await bot.edit_message_text("别人的消息", chat_id, 1)
         document = await bot.send_document(chat_id, b"a,b\n1,2\n", filename="台账.csv", caption="台账")
         assert document.document is not None and document.message_id == 3
         with pytest.raises(BadRequest, match=r"(?i)chat not found"):
@@ -77,8 +84,9 @@ async def _exercise(bot: Bot, api: BotApiSimulator) -> None:
     }
     assert by_method["sendDocument"].files == {"document": ("台账.csv", b"a,b\n1,2\n")}
     assert by_method["sendDocument"].params["caption"] == "台账"
-    assert [call.status for call in api.calls if not call.ok] == [400, 400, 400]
-    assert [call.method for call in api.take_outgoing()] == ["sendMessage", "sendDocument"]
+    assert [call.status for call in api.calls if not call.ok] == [400] * 5
+    outgoing = ["sendMessage", "editMessageText", "editMessageReplyMarkup", "sendDocument"]
+    assert [call.method for call in api.take_outgoing()] == outgoing
     assert api.take_outgoing() == []
 
 
