@@ -7,6 +7,7 @@ handlers; `run_polling` runs it against Telegram; `serving` runs it in-process (
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -31,6 +32,9 @@ from handlers import errors, keyboards, qa, start, texts
 from knowledge.answer import Answerer
 
 logger = logging.getLogger(__name__)
+
+# Opt in to PTB's timedelta durations (RetryAfter.retry_after …); without it each one warns (PITFALLS.md).
+os.environ.setdefault("PTB_TIMEDELTA", "1")
 
 OFFLINE_TOKEN = "123456:OFFLINE"  # the in-process transport accepts any token; no real bot behind it
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
