@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from telegram import Update
-from telegram.ext import Application
 
 from bot.app import build_application, serving
 from bot.config import Settings
@@ -59,7 +58,7 @@ async def _chat(settings: Settings, stdin: TextIO, stdout: TextIO) -> None:
                 update = api.button_press(pressed.chat_id, pressed.message_id, pressed.data, user=CONSOLE_USER)
             else:
                 update = api.user_message(text, user=CONSOLE_USER)
-            await _process(application, update)
+            await application.process_update(Update.de_json(update, application.bot))
             buttons = _show(api.take_outgoing(), stdout) or buttons
     print(texts.CONSOLE_BYE, file=stdout, flush=True)
 
@@ -86,10 +85,6 @@ async def _lines(stdin: TextIO, stdout: TextIO, *, prompt: str) -> AsyncIterator
         if not line:
             return
         yield line
-
-
-async def _process(application: Application, update: dict[str, object]) -> None:
-    await application.process_update(Update.de_json(update, application.bot))
 
 
 def _show(calls: list[ApiCall], stdout: TextIO) -> list[_Button]:
