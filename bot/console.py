@@ -83,6 +83,8 @@ async def _lines(stdin: TextIO, stdout: TextIO, *, prompt: str) -> AsyncIterator
         wanted.release()
         line = await queue.get()
         if not line:
+            if prompt:
+                print(file=stdout)  # end the prompt's line after Ctrl-D
             return
         yield line
 
