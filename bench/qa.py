@@ -56,6 +56,7 @@ def evaluate(system: str, repeat: int) -> dict:
     if system == "partybot":
         from knowledge.analyzer import shared_analyzer
         from knowledge.answer import Answerer
+        from knowledge.calculators import calculate
 
         shared_analyzer()
         loaded = time.perf_counter()
@@ -64,7 +65,11 @@ def evaluate(system: str, repeat: int) -> dict:
         def ask(question: str) -> tuple[bool, list[str]]:
             answer = answerer.answer(question)
             ranked = [c.key for c in answerer.rank(question, limit=10)]
-            return answer.found, ([answer.candidates[0].key] if answer.found else []) + ranked
+            if answer.found and not answer.candidates:  # a calculator answered
+                ranked = [f"calc:{calculate(question).kind}", *ranked]
+            elif answer.found and answer.candidates[:1] != ranked[:1]:  # an ambiguous phrase answered per reading
+                ranked = [answer.candidates[0].key, *ranked]
+            return answer.found, ranked
 
         def timed(question: str) -> None:
             answerer.answer(question)
@@ -106,7 +111,7 @@ def evaluate(system: str, repeat: int) -> dict:
             continue
         on_topic += 1
         top1 += found and ranked[0] in expected
-        rank = next((i for i, key in enumerate(ranked[1:] if found else ranked, 1) if key in expected), None)
+        rank = next((i for i, key in enumerate(ranked, 1) if key in expected), None)
         reciprocal += 1 / rank if rank else 0
     latencies = []
     for _ in range(repeat):

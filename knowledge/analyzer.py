@@ -7,6 +7,7 @@ word for it. The jieba tokenizer is private to this module and loaded once.
 from __future__ import annotations
 
 import logging
+import math
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -40,15 +41,17 @@ class Analyzer:
         for term in sorted(lexicon.all_terms()):
             self._tokenizer.suggest_freq(term, tune=True)  # a frequency that keeps the term whole (PITFALLS)
         self._canonical = lexicon.canonical_map()
+        self._domain_terms = frozenset(self._canonical.values())
+        self._max_information = math.log(self._tokenizer.total)
         self._by_sound = self._sound_table()
-        self._max_sound_len = max((len(t) for t in self._canonical), default=0)
+        self._max_sound_len = max((len(t) for t in self._by_sound.values()), default=0)
         self.analyze("支委会")  # pays pypinyin's and jieba's lazy loading now, not on the first question
 
     def _sound_table(self) -> dict[str, str]:
         """Pinyin of each longer domain term -> the term, to repair homophone typos such as 知委会."""
         table: dict[str, str] = {}
         for term in self._canonical:
-            if len(term) >= lexicon.PINYIN_MIN_CHARS and term.isalnum():
+            if lexicon.PINYIN_MIN_CHARS <= len(term) <= lexicon.PINYIN_MAX_CHARS and term.isalnum():
                 table.setdefault(" ".join(lazy_pinyin(term)), term)
         return table
 
@@ -92,8 +95,11 @@ class Analyzer:
         freq = self._tokenizer.FREQ
         return any(freq.get(run[changed:k]) for k in range(end + 1, min(len(run), changed + 6) + 1))
 
-    def analyze(self, text: str) -> Terms:
-        normalized = self.repair(normalize_for_match(text))
+    def analyze(self, text: str, *, repair: bool = True) -> Terms:
+        """``repair`` fixes typos; questions need it, curated and uploaded documents are taken as written."""
+        normalized = normalize_for_match(text)
+        if repair:
+            normalized = self.repair(normalized)
         words: list[str] = []
         for token in self._tokenizer.lcut(normalized):
             token = token.strip()
@@ -102,6 +108,16 @@ class Analyzer:
             words.append(self._canonical.get(token, token))
         bigrams = [run[i : i + 2] for run in _CJK_RUN.findall(normalized) for i in range(len(run) - 1)]
         return Terms(tuple(words), tuple(bigrams), normalized)
+
+    def informativeness(self, word: str) -> float:
+        """How much a word says about a topic, from its rarity in general Chinese (jieba's word counts).
+
+        "还是" or "需要" are everywhere and say little; "党龄" is rare and says much; domain terms say the most.
+        """
+        if word in self._domain_terms:
+            return self._max_information
+        count = self._tokenizer.FREQ.get(word) or 0
+        return min(math.log(self._tokenizer.total / (count + 1)), self._max_information)
 
     def ambiguous_readings(self, normalized: str) -> tuple[str, tuple[str, ...]] | None:
         """The ambiguous phrase in a question and its readings, if it has one."""

@@ -10,25 +10,33 @@ contains — is the confidence that decides whether an answer is given at all.
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from knowledge import lexicon
 from knowledge.analyzer import Analyzer, Terms
 from knowledge.intents import INTENT_CUES, question_intents
 from knowledge.passage import Passage
 
-FIELD_WEIGHTS = {"heading": 2.5, "phrasing": 2.0, "keyword": 1.5, "body": 1.0, "title": 0.4}
-BIGRAM_WEIGHT = 0.25
+FIELD_WEIGHTS = {"heading": 1.0, "phrasing": 1.0, "keyword": 1.5, "body": 0.3, "title": 0.4}
+BIGRAM_WEIGHT = 0.75
 K1, B = 1.2, 0.6
-INTENT_MATCH, INTENT_MISS = 1.3, 0.8
-PHRASING_BOOST = 0.8  # added score multiplier at a perfect phrasing match
-UNKNOWN_TERM_IDF = 6.0  # a question word no passage contains still weighs in coverage
+INTENT_MATCH, INTENT_MISS = 1.2, 0.8
+PHRASING_BOOST = 0.5  # added score multiplier at a perfect phrasing match
+COVERAGE_FLOOR = 1.0
+DOMAIN_MISS = 0.8  # the question names a domain term (党课, 支委会 …) the passage never mentions
+RESCORED = 30  # leaders by plain BM25 that get the phrasing and intent boosts
+UNKNOWN_TERM_IDF = 4.0  # a question word no passage contains still weighs in coverage
+PARTIAL_CREDIT = 0.5  # for such a word whose every character bigram the passage does contain (a jieba mis-cut)
+DOMAIN_TERMS = frozenset(lexicon.SYNONYMS)
 # words that say what kind of answer is wanted but not what it is about
-NON_TOPIC_WORDS = frozenset(c for cues in INTENT_CUES.values() for c in cues) | frozenset(
-    "开 有 要 什么 多少 几 一次 哪里 为什么 吗 会 做 算 行 行不行 规定 要求 情况 问题".split()
-)
+NON_TOPIC_WORDS = (
+    frozenset(c for cues in INTENT_CUES.values() for c in cues)
+    | frozenset("开 有 要 什么 多少 几 一次 哪里 为什么 吗 会 做 算 行 行不行 规定 要求 情况 问题".split())
+) - DOMAIN_TERMS
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +45,7 @@ class Hit:
     score: float
     coverage: float
     topical: bool  # the passage shares a topic word with the question, not only cue words such as 谁 or 多久
+    domain: bool  # ... and one of those is a domain term of the lexicon (支委会, 党费 …)
 
 
 @dataclass(slots=True)
@@ -73,7 +82,9 @@ class PassageIndex:
         return len(self._docs)
 
     def _index_one(self, passage: Passage) -> _Indexed:
-        analyze = self._analyzer.analyze
+        def analyze(text: str) -> Terms:
+            return self._analyzer.analyze(text, repair=False)
+
         heading = analyze(" ".join(passage.heading_path))
         body = analyze(passage.text)
         phrasings = [analyze(p) for p in passage.phrasings]
@@ -110,19 +121,28 @@ class PassageIndex:
                     self._docs[number], "bigram", bigram, self._bigram_idf[bigram]
                 )
         wanted = question_intents(question.normalized)
-        total_mass = sum(self._idf.get(w, UNKNOWN_TERM_IDF) for w in words)
+        topic_words = [w for w in words if w not in NON_TOPIC_WORDS]
+        weight = {w: self._analyzer.informativeness(w) for w in topic_words}
+        asked_domain = any(w in DOMAIN_TERMS for w in topic_words)
+        total_mass = sum(weight.values())
+        visible = [(n, score) for n, score in scores.items() if self._docs[n].passage.scope in (None, scope)]
         hits = []
-        for number, score in scores.items():
+        # boosts reorder the leaders; computing them for every passage that shares a bigram would be wasted work
+        for number, score in heapq.nlargest(RESCORED, visible, key=lambda item: item[1]):
             doc = self._docs[number]
-            if doc.passage.scope not in (None, scope):
-                continue
-            matched = [w for w in words if w in doc.vocabulary]
-            coverage = sum(self._idf[w] for w in matched) / total_mass
-            topical = any(w not in NON_TOPIC_WORDS for w in matched)
+            matched = [w for w in topic_words if w in doc.vocabulary]
+            covered = sum(weight[w] for w in matched) + sum(
+                PARTIAL_CREDIT * weight[w] for w in topic_words if w not in self._idf and _bigrams_in(w, doc)
+            )
+            coverage = covered / total_mass if total_mass else 0.0
+            domain = any(w in DOMAIN_TERMS for w in matched)
+            if asked_domain and not domain:
+                score *= DOMAIN_MISS
+            score *= COVERAGE_FLOOR + coverage  # cue words alone (谁, 主持) must not outrank the topic
             score *= 1.0 + PHRASING_BOOST * self._phrasing_similarity(doc, words)
             if wanted and doc.intents:
                 score *= INTENT_MATCH if wanted & doc.intents else INTENT_MISS
-            hits.append(Hit(doc.passage, score, coverage, topical))
+            hits.append(Hit(doc.passage, score, coverage, bool(matched), domain))
         hits.sort(key=lambda h: h.score, reverse=True)
         return hits[:limit]
 
@@ -150,6 +170,11 @@ class PassageIndex:
             if size:
                 best = max(best, 2 * shared / size)
         return best
+
+
+def _bigrams_in(word: str, doc: _Indexed) -> bool:
+    pairs = [word[i : i + 2] for i in range(len(word) - 1)]
+    return bool(pairs) and all(doc.fields["bigram"][pair] for pair in pairs)
 
 
 def _idf(count: int, frequency: int) -> float:

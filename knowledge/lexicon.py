@@ -9,6 +9,15 @@ from __future__ import annotations
 # canonical term -> aliases (domain-facts §13, plus frequency words folded to one form)
 SYNONYMS: dict[str, tuple[str, ...]] = {
     "三会一课": ("三会一课制度", "三会一课要求"),
+    "支部": ("党支部", "基层党支部"),
+    "党员": ("党员同志", "共产党员"),
+    "入党": ("加入党组织", "申请入党"),
+    "发展党员": ("发展新党员", "吸收党员"),
+    "党委": ("基层党委", "党委会"),
+    "党龄": ("党龄计算",),
+    "党纪": ("党的纪律",),
+    "委员会": ("支部委员会成员",),
+    "副书记": ("支部副书记", "党支部副书记"),
     "支部党员大会": (
         "党员大会",
         "支部大会",
@@ -98,7 +107,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "党员教育管理工作条例": ("党员教育条例", "党员教育管理条例"),
     "每季度": ("每季", "一季度", "一个季度", "每三个月", "每个季度", "季度"),
     "每月": ("每个月", "一个月", "月度"),
-    "每年": ("一年", "每年度", "年度", "全年"),
+    "每年": ("每年度", "年度", "全年"),
     "联合党支部": ("联合支部",),
     "党总支": ("总支", "党总支部", "总支部"),
     "离退休党员": ("退休党员", "离休党员", "老党员"),
@@ -123,7 +132,8 @@ STOPWORDS: frozenset[str] = frozenset(
     "的 了 吗 呢 啊 吧 呀 哦 嘛 么 是 在 和 与 及 或 就 都 也 还 又 再 这 那 这个 那个 这样 "
     "我 我们 你 你们 他 她 它 咱们 咱 请问 请 问 一下 想 想问 知道 告诉 谢谢 您好 你好 老师 "
     "有没有 是不是 能不能 可不可以 可以 能 应该 需要 得 着 过 个 把 被 让 给 "
-    "对 从 向 为 为了 关于 一个 什么样 么样".split()
+    "对 从 向 为 为了 关于 一个 什么样 么样 啥 为啥 到底 具体 大概 一般 主要 通常 平时 那天 时候 以后 之后 还要 有个 "
+    "这么 那么 指 来 下 上 但 完 全部 一块 一起 同志 咱们 我们支部 单位 那种 这种 情况 事情 事 请教 一定".split()
 )
 
 # phrases that name two different things; the answer covers each reading
@@ -134,6 +144,7 @@ AMBIGUOUS: dict[str, tuple[str, ...]] = {
 }
 
 PINYIN_MIN_CHARS = 3  # shorter terms collide with everyday words by sound ("支部" ~ "知不")
+PINYIN_MAX_CHARS = 6  # longer terms are rarely mistyped whole; bounding the window keeps repair fast
 
 
 def all_terms() -> set[str]:
