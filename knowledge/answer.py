@@ -12,16 +12,9 @@ from collections.abc import Iterable
 
 from knowledge.analyzer import Analyzer, shared_analyzer
 from knowledge.answer_types import Answer, Candidate, Source
+from knowledge.calculators import calculate
 from knowledge.index import Hit, PassageIndex
 from knowledge.passage import Passage
-
-try:  # TEMPORARY until knowledge/calculators.py lands
-    from knowledge.calculators import calculate
-except ImportError:  # pragma: no cover
-
-    def calculate(question: str) -> None:  # type: ignore[misc]
-        return None
-
 
 # Share of the question's term weight the best passage must contain. Off-topic questions never share a domain
 # term with a passage (0 of 48 in the development set), so a shared domain term lets the bar drop.
