@@ -28,7 +28,7 @@ from telegram.request import BaseRequest
 from bot.config import ConfigError, Settings
 from bot.db import make_engine, make_session_factory, upgrade_database
 from bot.services.knowledge_base import build_answerer
-from handlers import errors, keyboards, qa, start, texts
+from handlers import common, errors, keyboards, qa, start, texts
 from knowledge.answer import Answerer
 
 logger = logging.getLogger(__name__)
@@ -66,8 +66,11 @@ def build_application(
         await upgrade_database(settings.database_url)
         engine = make_engine(settings.database_url)
         application.bot_data[_ENGINE_KEY] = engine
+        application.bot_data[common.SESSIONS_KEY] = make_session_factory(engine)
         # The knowledge index (and jieba's dictionary) load here, once, never per message.
-        application.bot_data[qa.ANSWERER_KEY] = answerer or await build_answerer(make_session_factory(engine))
+        application.bot_data[qa.ANSWERER_KEY] = answerer or await build_answerer(
+            application.bot_data[common.SESSIONS_KEY]
+        )
         await _publish_commands(application)
 
     application = builder.post_init(start_up).build()
@@ -77,6 +80,10 @@ def build_application(
 
 def _register_handlers(app: Application) -> None:
     """Every update the bot reacts to, in order (within a group the first matching handler wins)."""
+    # --- branches and members: /setup, invite links (/start join_…), /members, /setrole, roster upload ---
+    # --- activities: /new (guided or one line), /activities, /cancel, /done ---
+    # --- check-in and leave: 签到/请假 buttons, /checkin, /leave, /attendance ---
+    # --- progress, ledger and branch knowledge: /progress, /export, /kb ---
     # start and help
     app.add_handler(CommandHandler("start", start.start))
     app.add_handler(CommandHandler("help", start.help_command))

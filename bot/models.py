@@ -6,8 +6,9 @@ Constraint names follow one naming convention so that Alembic (and SQLite batch 
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Integer, Text, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, Column, ForeignKey, Index, Integer, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from bot.db import UTCDateTime, utcnow
@@ -29,8 +30,11 @@ class Document(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     title: str = Field(max_length=200)
     filename: str = Field(max_length=255)
-    # None: every branch sees it. Branch-scoped documents arrive with branches; the foreign key comes then.
-    scope_branch_id: int | None = Field(default=None, index=True)
+    # None: every branch sees it (added by `partybot kb add`); else only the branch that uploaded it.
+    scope_branch_id: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("branch.id", ondelete="CASCADE"), nullable=True, index=True),
+    )
     added_by: int | None = Field(default=None, sa_type=BigInteger)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     passage_count: int = 0
@@ -47,3 +51,265 @@ class DocumentPassage(SQLModel, table=True):
     position: int
     heading_path: str = Field(default="[]", sa_type=Text)
     text: str = Field(sa_type=Text)
+
+
+# --- vocabularies stored as text (values are what users see) -------------------------------------------------------
+
+
+class ActivityKind(StrEnum):
+    """The kinds of branch activity."""
+
+    MEMBERS_MEETING = "支部党员大会"
+    COMMITTEE_MEETING = "支委会"
+    PARTY_GROUP_MEETING = "党小组会"
+    PARTY_LECTURE = "党课"
+    THEME_DAY = "主题党日"
+    ORGANIZATIONAL_LIFE_MEETING = "组织生活会"
+    DEMOCRATIC_APPRAISAL = "民主评议党员"
+    OTHER = "其他"
+
+
+class MemberStatus(StrEnum):
+    FULL = "正式党员"
+    PROBATIONARY = "预备党员"
+
+
+class Role(StrEnum):
+    SECRETARY = "书记"
+    DEPUTY_SECRETARY = "副书记"
+    ORGANIZATION = "组织委员"
+    PROPAGANDA = "宣传委员"
+    DISCIPLINE = "纪检委员"
+    GROUP_LEADER = "党小组长"
+    MEMBER = "党员"
+
+
+# Members of the branch committee (支委会): the quorum of a 支委会 counts these.
+COMMITTEE_ROLES = frozenset(
+    {Role.SECRETARY, Role.DEPUTY_SECRETARY, Role.ORGANIZATION, Role.PROPAGANDA, Role.DISCIPLINE}
+)
+# Who may organise: create and manage activities, invite, check others in, export.
+ORGANIZER_ROLES = frozenset({Role.SECRETARY, Role.DEPUTY_SECRETARY, Role.ORGANIZATION})
+
+
+class ActivityStatus(StrEnum):
+    PLANNED = "planned"
+    HELD = "held"
+    CANCELLED = "cancelled"
+
+
+class AttendanceStatus(StrEnum):
+    PRESENT = "present"
+    LEAVE = "leave"
+    ABSENT = "absent"
+
+
+class AttendanceMethod(StrEnum):
+    BUTTON = "button"  # 签到 button on the announcement
+    COMMAND = "command"  # /checkin in a private chat
+    CODE = "code"  # /checkin with the meeting's 4-digit code
+    PROXY = "proxy"  # an organizer checked the member in or marked leave (代签/补签)
+
+
+class LeaveReason(StrEnum):
+    STUDY = "学习"
+    TRAVEL = "出差"
+    ILLNESS = "生病"
+    OTHER = "其他"
+
+
+def _one_of(column: str, values: type[StrEnum]) -> CheckConstraint:
+    listed = ", ".join(f"'{v.value}'" for v in values)
+    return CheckConstraint(f"{column} IN ({listed})", name=f"{column}_valid")
+
+
+# --- branches and members ------------------------------------------------------------------------------------------
+
+
+class Branch(SQLModel, table=True):
+    """A 党支部 (or a 党总支 / 党委 above several, via ``parent_id``), optionally bound to one Telegram group."""
+
+    __tablename__ = "branch"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100)
+    parent_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("branch.id", ondelete="SET NULL"), nullable=True)
+    )
+    chat_id: int | None = Field(default=None, sa_type=BigInteger, unique=True)
+    timezone: str = Field(default="Asia/Shanghai", max_length=64)
+    # 主题党日 rule, e.g. "day:15" or "weekday:1:4" (first Friday); set with /themeday (reminders issue)
+    theme_day_rule: str | None = Field(default=None, max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class RequirementOverride(SQLModel, table=True):
+    """A branch's stricter local minimum for one requirement of bot.services.requirements (never weaker)."""
+
+    __tablename__ = "requirement_override"
+    __table_args__ = (UniqueConstraint("branch_id", "requirement_key"), CheckConstraint("minimum >= 1", name="minimum"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    branch_id: int = Field(sa_column=Column(Integer, ForeignKey("branch.id", ondelete="CASCADE"), nullable=False))
+    requirement_key: str = Field(max_length=40)
+    minimum: int
+
+
+class PartyGroup(SQLModel, table=True):
+    """A 党小组 of a branch."""
+
+    __tablename__ = "party_group"
+    __table_args__ = (UniqueConstraint("branch_id", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    branch_id: int = Field(sa_column=Column(Integer, ForeignKey("branch.id", ondelete="CASCADE"), nullable=False))
+    name: str = Field(max_length=50)
+
+
+class Member(SQLModel, table=True):
+    """A Party member. One branch at a time; moving changes ``branch_id`` and keeps the attendance history.
+
+    ``telegram_user_id`` is empty for members imported from a roster until they open an invite link.
+    """
+
+    __tablename__ = "member"
+    __table_args__ = (
+        _one_of("status", MemberStatus),
+        _one_of("role", Role),
+        Index("ix_member_branch_id", "branch_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    branch_id: int = Field(sa_column=Column(Integer, ForeignKey("branch.id", ondelete="RESTRICT"), nullable=False))
+    telegram_user_id: int | None = Field(default=None, sa_type=BigInteger, unique=True)
+    name: str = Field(max_length=50)
+    status: str = Field(default=MemberStatus.FULL.value, max_length=10)
+    role: str = Field(default=Role.MEMBER.value, max_length=10)
+    party_group_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("party_group.id", ondelete="SET NULL"), nullable=True)
+    )
+    reachable: bool = True  # False after Telegram answered 403 (the member blocked the bot)
+    reminders_enabled: bool = True
+    joined_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Invite(SQLModel, table=True):
+    """A join link ``/start join_<token>``: random, branch-scoped, expiring, with a use limit."""
+
+    __tablename__ = "invite"
+    __table_args__ = (CheckConstraint("uses >= 0 AND uses <= max_uses", name="uses"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    token: str = Field(max_length=43, unique=True)
+    branch_id: int = Field(sa_column=Column(Integer, ForeignKey("branch.id", ondelete="CASCADE"), nullable=False))
+    created_by: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("member.id", ondelete="SET NULL"), nullable=True)
+    )
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    max_uses: int = 50
+    uses: int = 0
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+# --- activities and attendance -------------------------------------------------------------------------------------
+
+
+class Activity(SQLModel, table=True):
+    """One meeting or event of a branch. ``kind`` is the main kind; ActivityKindLink lists every kind it counts as."""
+
+    __tablename__ = "activity"
+    __table_args__ = (
+        _one_of("kind", ActivityKind),
+        _one_of("status", ActivityStatus),
+        CheckConstraint("checkin_opens_before_min >= 0 AND checkin_closes_after_min >= 0", name="checkin_window"),
+        Index("ix_activity_branch_id_starts_at", "branch_id", "starts_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    branch_id: int = Field(sa_column=Column(Integer, ForeignKey("branch.id", ondelete="CASCADE"), nullable=False))
+    kind: str = Field(max_length=10)
+    topic: str = Field(default="", max_length=200)
+    starts_at: datetime = Field(sa_type=UTCDateTime)
+    ends_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    place: str = Field(default="", max_length=100)
+    lecturer: str = Field(default="", max_length=50)
+    lecturer_is_secretary: bool = False
+    party_group_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("party_group.id", ondelete="SET NULL"), nullable=True)
+    )
+    checkin_opens_before_min: int = 30
+    checkin_closes_after_min: int = 60
+    checkin_code: str | None = Field(default=None, max_length=4)
+    status: str = Field(default=ActivityStatus.PLANNED.value, max_length=10)
+    minutes: str | None = Field(default=None, sa_type=Text)
+    minutes_file_id: str | None = Field(default=None, max_length=200)
+    recorded_after: bool = False  # 补录: entered after it took place
+    announcement_message_id: int | None = Field(default=None, sa_type=BigInteger)
+    created_by: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("member.id", ondelete="SET NULL"), nullable=True)
+    )
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class ActivityKindLink(SQLModel, table=True):
+    """Each kind an activity counts as (a 主题党日 that includes a 党员大会 has two rows)."""
+
+    __tablename__ = "activity_kind"
+    __table_args__ = (_one_of("kind", ActivityKind),)
+
+    activity_id: int = Field(sa_column=Column(Integer, ForeignKey("activity.id", ondelete="CASCADE"), primary_key=True))
+    kind: str = Field(max_length=10, primary_key=True)
+
+
+class Attendance(SQLModel, table=True):
+    """One member's attendance at one activity: at most one row per pair (the unique constraint is the guard)."""
+
+    __tablename__ = "attendance"
+    __table_args__ = (
+        UniqueConstraint("activity_id", "member_id"),
+        _one_of("status", AttendanceStatus),
+        _one_of("method", AttendanceMethod),
+        Index("ix_attendance_member_id", "member_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    activity_id: int = Field(sa_column=Column(Integer, ForeignKey("activity.id", ondelete="CASCADE"), nullable=False))
+    member_id: int = Field(sa_column=Column(Integer, ForeignKey("member.id", ondelete="CASCADE"), nullable=False))
+    status: str = Field(max_length=10)
+    method: str = Field(max_length=10)
+    recorded_by: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("member.id", ondelete="SET NULL"), nullable=True)
+    )
+    leave_reason: str | None = Field(default=None, max_length=10)
+    leave_note: str | None = Field(default=None, max_length=200)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class CheckinCodeAttempt(SQLModel, table=True):
+    """Wrong check-in codes a member typed for an activity; five wrong tries lock code check-in for them."""
+
+    __tablename__ = "checkin_code_attempt"
+
+    activity_id: int = Field(sa_column=Column(Integer, ForeignKey("activity.id", ondelete="CASCADE"), primary_key=True))
+    member_id: int = Field(sa_column=Column(Integer, ForeignKey("member.id", ondelete="CASCADE"), primary_key=True))
+    failures: int = 0
+
+
+class AuditLog(SQLModel, table=True):
+    """Who changed what: one row per data-changing command."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_branch_id_at", "branch_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    branch_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("branch.id", ondelete="CASCADE"), nullable=True)
+    )
+    actor_member_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("member.id", ondelete="SET NULL"), nullable=True)
+    )
+    actor_telegram_id: int | None = Field(default=None, sa_type=BigInteger)
+    action: str = Field(max_length=40)
+    target: str = Field(default="", max_length=100)
+    detail: str = Field(default="", sa_type=Text)

@@ -32,18 +32,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 from enum import StrEnum
 
-
-class ActivityKind(StrEnum):
-    """The kinds of branch activity; values are the names shown to users."""
-
-    MEMBERS_MEETING = "支部党员大会"
-    COMMITTEE_MEETING = "支委会"
-    PARTY_GROUP_MEETING = "党小组会"
-    PARTY_LECTURE = "党课"
-    THEME_DAY = "主题党日"
-    ORGANIZATIONAL_LIFE_MEETING = "组织生活会"
-    DEMOCRATIC_APPRAISAL = "民主评议党员"
-    OTHER = "其他"
+from bot.models import ActivityKind
 
 
 class Period(StrEnum):

@@ -1,0 +1,65 @@
+"""Who is asking, and may they do it here? The branch, role and chat checks every branch command shares.
+
+A command is allowed when the caller is a registered member, the chat is private or is the group bound to the
+caller's own branch, and the caller's role is one the command names. A refusal is an ``AccessDenied`` whose text
+tells the user, in Chinese, what is needed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.models import Branch, Member, Role
+
+NOT_REGISTERED = "您还没有在本助手登记。请向支部书记或组织委员索取邀请链接，打开后按提示登记。"
+WRONG_GROUP = "这个群不是您所在支部绑定的群。请在本支部的群里操作，或者私聊我。"
+NEEDS_ROLE = "「{action}」需要由{roles}操作，您目前的身份是{role}。"
+ROLE_SEPARATOR = "、"
+
+
+class AccessDenied(Exception):
+    """The caller may not do this; ``str(exc)`` is the Chinese explanation for the user."""
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """The registered member behind an update, with their branch."""
+
+    member: Member
+    branch: Branch
+
+    @property
+    def role(self) -> Role:
+        return Role(self.member.role)
+
+
+async def find_member(session: AsyncSession, telegram_user_id: int) -> Member | None:
+    return await session.scalar(select(Member).where(Member.telegram_user_id == telegram_user_id))
+
+
+async def authorize(
+    session: AsyncSession,
+    telegram_user_id: int,
+    *,
+    chat_id: int,
+    private: bool,
+    action: str,
+    roles: Collection[Role] | None = None,
+) -> Caller:
+    """The caller, if they may do ``action`` in this chat; ``roles=None`` allows every member."""
+    member = await find_member(session, telegram_user_id)
+    if member is None:
+        raise AccessDenied(NOT_REGISTERED)
+    branch = await session.get(Branch, member.branch_id)
+    if branch is None:  # the foreign key forbids it; kept for the type checker
+        raise AccessDenied(NOT_REGISTERED)
+    if not private and branch.chat_id != chat_id:
+        raise AccessDenied(WRONG_GROUP)
+    if roles is not None and Role(member.role) not in roles:
+        allowed = ROLE_SEPARATOR.join(r.value for r in Role if r in roles)
+        raise AccessDenied(NEEDS_ROLE.format(action=action, roles=allowed, role=member.role))
+    return Caller(member, branch)

@@ -1,0 +1,45 @@
+"""What every branch handler needs: the database sessions, the caller's access check, and a polite refusal."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from telegram import Update
+from telegram.constants import ChatType
+from telegram.ext import ContextTypes
+
+from bot.models import Role
+from bot.services.access import AccessDenied, Caller, authorize
+
+SESSIONS_KEY = "db_sessions"
+
+
+def sessions(context: ContextTypes.DEFAULT_TYPE) -> async_sessionmaker[AsyncSession]:
+    return context.application.bot_data[SESSIONS_KEY]
+
+
+def is_private(update: Update) -> bool:
+    return update.effective_chat is not None and update.effective_chat.type == ChatType.PRIVATE
+
+
+async def reply(update: Update, text: str) -> None:
+    """Answer where the update came from: a message gets a reply, a button press an alert."""
+    if update.callback_query is not None:
+        await update.callback_query.answer(text, show_alert=True)
+    elif update.effective_message is not None:
+        await update.effective_message.reply_text(text)
+
+
+async def caller_or_refuse(
+    update: Update, session: AsyncSession, action: str, roles: frozenset[Role] | None = None
+) -> Caller | None:
+    """The caller if they may do ``action`` here; otherwise the refusal is sent and None returned."""
+    user, chat = update.effective_user, update.effective_chat
+    if user is None or chat is None:
+        return None
+    try:
+        return await authorize(
+            session, user.id, chat_id=chat.id, private=is_private(update), action=action, roles=roles
+        )
+    except AccessDenied as refusal:
+        await reply(update, str(refusal))
+        return None
