@@ -26,6 +26,12 @@ class Action(StrEnum):
     """What a button does; the prefix of its callback data."""
 
     RELATED = "rel"  # answer the passage whose key follows
+    CHECKIN = "ci"  # 签到 for the activity id that follows
+    LEAVE = "lv"  # 请假 for the activity id that follows
+    LEAVE_REASON = "lr"  # the reason picked while asking for leave: "<activity id>.<reason>"
+    JOIN = "jn"  # a choice in the registration flow after an invite link
+    NEW = "nw"  # a choice in the guided /new flow
+    MEMBER = "mb"  # a member picked by id (e.g. /setrole when names are ambiguous)
 
 
 # For CallbackQueryHandler(pattern=...): routes by action; `decode` still validates the rest.
