@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, CheckConstraint, Column, ForeignKey, Index, Integer, Text, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, Column, ForeignKey, Index, Integer, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from bot.db import UTCDateTime, utcnow
@@ -313,3 +313,78 @@ class AuditLog(SQLModel, table=True):
     action: str = Field(max_length=40)
     target: str = Field(default="", max_length=100)
     detail: str = Field(default="", sa_type=Text)
+
+
+# --- reminders (the durable outbox) --------------------------------------------------------------------------------
+
+
+class ReminderStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"  # claimed by an instance until lease_until
+    SENT = "sent"
+    FAILED = "failed"  # gave up after retries; shown in /reminders
+    MISSED = "missed"  # fell due while the bot was down and is no longer useful
+    CANCELLED = "cancelled"  # its reason went away (activity cancelled, requirement met …)
+
+
+class Reminder(SQLModel, table=True):
+    """One message to send at ``due_at``. Rows are the only truth: planning upserts them by ``dedup_key`` and
+    delivery claims, sends and marks them, so restarts and several instances neither lose nor double them."""
+
+    __tablename__ = "reminder"
+    __table_args__ = (
+        _one_of("status", ReminderStatus),
+        # The claim query reads pending rows by due time; the partial index keeps it small at any table size.
+        Index(
+            "ix_reminder_pending_due_at",
+            "due_at",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
+        Index(
+            "ix_reminder_sending_lease_until",
+            "lease_until",
+            postgresql_where=text("status = 'sending'"),
+            sqlite_where=text("status = 'sending'"),
+        ),
+        Index("ix_reminder_branch_id_status", "branch_id", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    branch_id: int = Field(sa_column=Column(Integer, ForeignKey("branch.id", ondelete="CASCADE"), nullable=False))
+    kind: str = Field(max_length=30)
+    dedup_key: str = Field(max_length=120, unique=True)
+    chat_id: int = Field(sa_type=BigInteger)
+    member_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("member.id", ondelete="CASCADE"), nullable=True)
+    )
+    activity_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("activity.id", ondelete="CASCADE"), nullable=True)
+    )
+    due_at: datetime = Field(sa_type=UTCDateTime)
+    # Past this moment the message is no longer useful and is marked missed instead of sent late.
+    expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    urgent: bool = False  # sent even in quiet hours
+    text: str = Field(sa_type=Text)
+    payload: str = Field(default="{}", sa_type=Text)  # JSON: buttons and what the text was built from
+    status: str = Field(default=ReminderStatus.PENDING.value, max_length=10)
+    attempts: int = 0
+    last_error: str | None = Field(default=None, max_length=300)
+    lease_owner: str | None = Field(default=None, max_length=64)
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class MakeupTask(SQLModel, table=True):
+    """补学: a member absent without leave makes up the content of an activity by a due date."""
+
+    __tablename__ = "makeup_task"
+    __table_args__ = (UniqueConstraint("activity_id", "member_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    activity_id: int = Field(sa_column=Column(Integer, ForeignKey("activity.id", ondelete="CASCADE"), nullable=False))
+    member_id: int = Field(sa_column=Column(Integer, ForeignKey("member.id", ondelete="CASCADE"), nullable=False))
+    due_at: datetime = Field(sa_type=UTCDateTime)
+    done_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
