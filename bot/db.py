@@ -8,6 +8,7 @@ SQLite connections get WAL, ``busy_timeout=5000`` and ``foreign_keys=ON``, and e
 from __future__ import annotations
 
 import asyncio
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,9 @@ from sqlalchemy.types import TypeDecorator
 
 ALEMBIC_INI = Path(__file__).with_name("alembic.ini")
 SQLITE_BUSY_TIMEOUT_MS = 5000
+# Alembic keeps its running environment in module globals: one upgrade at a time per process. (Several
+# processes are fine: the migration transaction serialises them in the database.)
+_UPGRADE_LOCK = threading.Lock()
 
 
 def utcnow() -> datetime:
@@ -99,7 +103,8 @@ def _upgrade_head(database_url: str) -> None:
     config = Config(str(ALEMBIC_INI))
     # Passed as an attribute, not a main option: ConfigParser would treat a '%' in a password as interpolation.
     config.attributes["database_url"] = database_url
-    command.upgrade(config, "head")
+    with _UPGRADE_LOCK:
+        command.upgrade(config, "head")
 
 
 async def upgrade_database(database_url: str) -> None:

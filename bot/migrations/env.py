@@ -7,16 +7,20 @@ line, from the settings (DATABASE_URL).
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 from alembic import context
 from alembic.autogenerate.api import AutogenContext
+from alembic.runtime.migration import MigrationInfo
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
 import bot.models  # noqa: F401 (registers the tables on SQLModel.metadata)
 from bot.db import UTCDateTime, make_engine
+
+log = logging.getLogger("bot.migrations")
 
 # Any constant: serialises concurrent upgrades from several instances on PostgreSQL.
 _PG_MIGRATION_LOCK = 7_347_001
@@ -38,13 +42,24 @@ def _render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str |
     return False
 
 
+def _log_step(*, step: MigrationInfo, **_: Any) -> None:
+    source = ",".join(step.source_revision_ids) or "base"
+    destination = ",".join(step.destination_revision_ids) or "base"
+    log.info("migration %s %s -> %s", "upgrade" if step.is_upgrade else "downgrade", source, destination)
+
+
 def _run_migrations(connection: Connection) -> None:
+    sqlite = connection.dialect.name == "sqlite"
     context.configure(
         connection=connection,
         target_metadata=SQLModel.metadata,
-        render_as_batch=connection.dialect.name == "sqlite",
+        render_as_batch=sqlite,
+        # SQLite DDL is transactional: the whole upgrade is one BEGIN IMMEDIATE transaction, so a second
+        # process upgrading at the same moment waits and then finds nothing to do.
+        transactional_ddl=True,
         render_item=_render_item,
         compare_type=True,
+        on_version_apply=_log_step,
     )
     with context.begin_transaction():
         if connection.dialect.name == "postgresql":

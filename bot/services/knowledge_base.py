@@ -87,7 +87,7 @@ async def load_passages(session: AsyncSession) -> list[Passage]:
             text=row.text,
             scope=document.scope_branch_id,
         )
-        for row, document in result.tuples()
+        for row, document in result.all()
     ]
 
 

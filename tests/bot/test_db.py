@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db import make_engine, sqlite_path, upgrade_database
+from bot.db import ALEMBIC_INI, make_engine, make_session_factory, sqlite_path, upgrade_database
 from bot.models import Document
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 async def test_upgrade_creates_tables_and_is_idempotent(database_url: str) -> None:
@@ -24,7 +32,48 @@ async def test_upgrade_creates_tables_and_is_idempotent(database_url: str) -> No
     finally:
         await engine.dispose()
     assert {"document", "document_passage", "alembic_version"} <= tables
-    assert version == "0001"
+    assert version == ScriptDirectory.from_config(Config(str(ALEMBIC_INI))).get_current_head()
+
+
+def test_concurrent_upgrades_from_several_processes_apply_the_migration_once(database_url: str, tmp_path: Path) -> None:
+    environment = {**os.environ, "DATABASE_URL": database_url, "PYTHONPATH": str(REPO)}
+    environment.pop("TELEGRAM_BOT_TOKEN", None)
+    command = [sys.executable, "-m", "bot", "db", "upgrade"]
+    processes = [
+        subprocess.Popen(command, cwd=tmp_path, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(3)
+    ]
+    outcomes = [(process.wait(timeout=60), process.stderr.read() if process.stderr else b"") for process in processes]
+    assert [code for code, _ in outcomes] == [0, 0, 0], outcomes
+    applied = b"".join(stderr for _, stderr in outcomes).count(b"migration upgrade base -> 0001")
+    assert applied == 1
+
+
+async def test_sqlite_read_then_write_transactions_do_not_lose_updates(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'race.db'}"
+    await upgrade_database(url)
+    engine = make_engine(url)
+    sessions = make_session_factory(engine)
+    async with sessions() as session:
+        document = Document(title="t", filename="t.txt", passage_count=0)
+        session.add(document)
+        await session.commit()
+
+    async def increment() -> None:
+        async with sessions() as session:
+            current = await session.get(Document, document.id)
+            assert current is not None
+            await asyncio.sleep(0.02)  # let the other transactions try to interleave
+            current.passage_count += 1
+            await session.commit()
+
+    try:
+        await asyncio.gather(*(increment() for _ in range(5)))
+        async with sessions() as session:
+            final = await session.get(Document, document.id)
+    finally:
+        await engine.dispose()
+    assert final is not None and final.passage_count == 5
 
 
 async def test_upgrade_creates_the_sqlite_directory(tmp_path: Path) -> None:

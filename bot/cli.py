@@ -1,0 +1,358 @@
+"""The `partybot` command: run the bot, chat in the terminal, ask questions, manage the knowledge base, migrate.
+
+`ask` is meant for scripts and benchmarks and starts fast: it imports neither telegram nor alembic, and when the
+SQLite database does not exist yet it answers from the curated knowledge without creating one. Everything else
+brings the schema up to date first. Exit codes: 0 ok, 1 the operation failed, 2 configuration or usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import logging
+import os
+import sys
+from collections.abc import Coroutine, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import unquote
+
+from bot.config import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+    from knowledge.answer import Answerer
+    from knowledge.answer_types import Answer
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+NO_TOKEN = (
+    "未设置 TELEGRAM_BOT_TOKEN，无法连接 Telegram；可先用 `partybot chat` 在终端里试用。"
+    " / TELEGRAM_BOT_TOKEN is not set: try `partybot chat` for the local console."
+)
+
+
+class CommandFailed(Exception):
+    """The command could not do its job; the message is one line for the operator (exit status 1)."""
+
+
+# --- logging -------------------------------------------------------------------------------------------------
+
+
+class KeyValueFormatter(logging.Formatter):
+    """One ``key=value`` line per record; values with spaces or quotes are JSON-quoted; secrets are masked."""
+
+    def __init__(self, secrets: Sequence[str] = ()) -> None:
+        super().__init__()
+        self._secrets = [secret for secret in secrets if secret]
+
+    def format(self, record: logging.LogRecord) -> str:
+        fields = {
+            "time": datetime.fromtimestamp(record.created).astimezone().isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        if record.exc_info:
+            fields["exc"] = self.formatException(record.exc_info)
+        line = " ".join(f"{key}={_quote(value)}" for key, value in fields.items())
+        for secret in self._secrets:
+            line = line.replace(secret, "***")
+        return line
+
+
+def _quote(value: str) -> str:
+    if value and not any(char.isspace() or char in "\"'=" for char in value):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+def configure_logging(settings: Settings) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(KeyValueFormatter([settings.telegram_bot_token or ""]))
+    logging.basicConfig(level=settings.log_level, handlers=[handler], force=True)
+    # httpx logs every request URL at INFO, and Bot API URLs contain the token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    # Alembic narrates its plugins and dialect at INFO; bot.migrations logs the steps actually applied.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
+
+
+# --- database helpers ----------------------------------------------------------------------------------------
+
+
+def _sqlite_file_missing(database_url: str) -> bool:
+    """True when the URL names a SQLite file that does not exist (parsed without importing SQLAlchemy)."""
+    scheme, _, rest = database_url.partition("://")
+    if not scheme.startswith("sqlite"):
+        return False
+    database = unquote(rest.removeprefix("/").partition("?")[0])
+    return database in ("", ":memory:") or not Path(database).exists()
+
+
+@asynccontextmanager
+async def _sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    from bot.db import make_engine, make_session_factory
+
+    engine = make_engine(database_url)
+    try:
+        yield make_session_factory(engine)
+    finally:
+        await engine.dispose()
+
+
+def _run_database(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run database work; a database or I/O failure becomes a one-line ``CommandFailed``."""
+    from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+    try:
+        return asyncio.run(coroutine)
+    except (OSError, SQLAlchemyError) as exc:
+        cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+        first_line = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+        raise CommandFailed(f"数据库操作失败 / database error: {first_line}") from exc
+
+
+# --- ask ------------------------------------------------------------------------------------------------------
+
+
+async def _stored_answerer(database_url: str) -> Answerer:
+    """Curated plus stored knowledge; migrates only if the schema is missing or older than this code."""
+    from sqlalchemy.exc import DBAPIError
+
+    from bot.db import upgrade_database
+    from bot.services.knowledge_base import build_answerer
+
+    async with _sessions(database_url) as sessions:
+        try:
+            return await build_answerer(sessions)
+        except DBAPIError:
+            log.info("knowledge tables missing or outdated; upgrading database")
+            await upgrade_database(database_url)
+            return await build_answerer(sessions)
+
+
+def _render_answer(answer: Answer, as_json: bool) -> str:
+    if as_json:
+        return json.dumps(answer.to_dict(), ensure_ascii=False)
+    lines = [answer.answer]
+    if answer.source is not None:
+        lines.append(f"来源：{answer.source.title}" + (f" › {answer.source.section}" if answer.source.section else ""))
+    others = answer.candidates[1:] if answer.found else answer.candidates  # when found, the first is the answer
+    if others:
+        lines.append("相关主题：" if answer.found else "您可以试着问：")
+        lines.extend(f"  · {c.topic}（{c.title}，{c.score:.2f}）" for c in others)
+    return "\n".join(lines)
+
+
+def _cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
+    if args.batch == bool(args.question):
+        print('用法 / usage: partybot ask "问题" [--json]  或  partybot ask --batch [--json]', file=sys.stderr)
+        return EXIT_USAGE
+    if _sqlite_file_missing(settings.database_url):
+        from knowledge.answer import Answerer
+        from knowledge.curated import load_curated
+
+        answerer = Answerer(load_curated())
+    else:
+        answerer = _run_database(_stored_answerer(settings.database_url))
+    if not args.batch:
+        print(_render_answer(answerer.answer(" ".join(args.question)), args.json))
+        return 0
+    for line in sys.stdin:
+        print(_render_answer(answerer.answer(line.strip()), args.json), flush=True)
+        if not args.json:
+            print(flush=True)
+    return 0
+
+
+# --- kb -------------------------------------------------------------------------------------------------------
+
+
+async def _kb_add(settings: Settings, path: Path, title: str | None) -> int:
+    from bot.db import upgrade_database
+    from bot.services.knowledge_base import add_document
+    from knowledge.ingest import IngestError, parse_file
+
+    try:
+        parsed = parse_file(path, title=title)
+    except IngestError as exc:
+        raise CommandFailed(f"{exc}（{path}）") from exc
+    await upgrade_database(settings.database_url)
+    async with _sessions(settings.database_url) as sessions, sessions() as session:
+        document = await add_document(session, parsed, path.name)
+    print(f"已添加 / added: #{document.id}《{document.title}》，{document.passage_count} 段（{path.name}）")
+    return 0
+
+
+async def _kb_list(settings: Settings) -> int:
+    from bot.db import upgrade_database
+    from bot.services.knowledge_base import list_documents
+
+    await upgrade_database(settings.database_url)
+    async with _sessions(settings.database_url) as sessions, sessions() as session:
+        documents = await list_documents(session)
+    if not documents:
+        print("知识库里还没有上传的文档 / no documents yet（partybot kb add FILE）")
+        return 0
+    for document in documents:
+        added = document.created_at.astimezone(settings.timezone).strftime("%Y-%m-%d %H:%M")
+        print(f"#{document.id}\t《{document.title}》\t{document.passage_count} 段\t{document.filename}\t{added}")
+    return 0
+
+
+async def _kb_remove(settings: Settings, document_id: int) -> int:
+    from bot.db import upgrade_database
+    from bot.services.knowledge_base import remove_document
+
+    await upgrade_database(settings.database_url)
+    async with _sessions(settings.database_url) as sessions, sessions() as session:
+        removed = await remove_document(session, document_id)
+    if not removed:
+        raise CommandFailed(f"没有编号为 #{document_id} 的文档 / no such document")
+    print(f"已删除 / removed: #{document_id}")
+    return 0
+
+
+async def _kb_search(settings: Settings, question: str) -> int:
+    from bot.db import upgrade_database
+    from bot.services.knowledge_base import build_answerer
+
+    await upgrade_database(settings.database_url)
+    async with _sessions(settings.database_url) as sessions:
+        answerer = await build_answerer(sessions)
+    answer = answerer.answer(question)
+    if not answer.candidates:
+        print(answer.answer)
+        return 0
+    for candidate in answer.candidates:
+        passage = answerer.passage(candidate.key)
+        snippet = "" if passage is None else passage.text.replace("\n", " ")[:60]
+        print(f"{candidate.score:8.3f}  [{candidate.key}] {candidate.title} › {candidate.section}\n          {snippet}")
+    return 0
+
+
+def _cmd_kb(settings: Settings, args: argparse.Namespace) -> int:
+    if args.kb_command == "add":
+        return _run_database(_kb_add(settings, Path(args.file), args.title))
+    if args.kb_command == "list":
+        return _run_database(_kb_list(settings))
+    if args.kb_command == "remove":
+        return _run_database(_kb_remove(settings, args.id))
+    return _run_database(_kb_search(settings, " ".join(args.question)))
+
+
+# --- run, chat, db --------------------------------------------------------------------------------------------
+
+
+async def _upgrade(settings: Settings) -> None:
+    from bot.db import upgrade_database
+
+    await upgrade_database(settings.database_url)
+
+
+def _cmd_run(settings: Settings, _args: argparse.Namespace) -> int:
+    if settings.telegram_bot_token is None:
+        print(NO_TOKEN, file=sys.stderr)
+        return EXIT_USAGE
+    _run_database(_upgrade(settings))
+    from bot.app import run_polling
+
+    run_polling(settings)
+    return 0
+
+
+def _cmd_chat(settings: Settings, _args: argparse.Namespace) -> int:
+    _run_database(_upgrade(settings))
+    from bot.console import run_console
+
+    run_console(settings)
+    return 0
+
+
+def _cmd_db(settings: Settings, _args: argparse.Namespace) -> int:
+    _run_database(_upgrade(settings))
+    print("数据库已是最新 / database is up to date")
+    return 0
+
+
+def _cmd_default(settings: Settings, args: argparse.Namespace) -> int:
+    return (_cmd_run if settings.telegram_bot_token else _cmd_chat)(settings, args)
+
+
+# --- entry point ----------------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="partybot",
+        description="党支部助手 partybot。不带子命令时：设置了 TELEGRAM_BOT_TOKEN 则运行机器人，否则打开终端对话。",
+    )
+    parser.set_defaults(handler=_cmd_default)
+    commands = parser.add_subparsers(title="子命令 / commands", metavar="COMMAND")
+
+    commands.add_parser("run", help="连接 Telegram 运行机器人（长轮询） / run the Telegram bot").set_defaults(
+        handler=_cmd_run
+    )
+    commands.add_parser("chat", help="在终端里与机器人对话 / local console chat").set_defaults(handler=_cmd_chat)
+
+    ask = commands.add_parser("ask", help="回答一个问题 / answer a question")
+    ask.add_argument("question", nargs="*", help="问题，例如：党员大会多久开一次")
+    ask.add_argument("--batch", action="store_true", help="从标准输入逐行读取问题，每行输出一个答案")
+    ask.add_argument("--json", action="store_true", help="输出 JSON（机器接口） / machine-readable output")
+    ask.set_defaults(handler=_cmd_ask)
+
+    kb = commands.add_parser("kb", help="管理知识库文档 / manage uploaded documents")
+    kb.set_defaults(handler=_cmd_kb)
+    kb_commands = kb.add_subparsers(dest="kb_command", metavar="COMMAND", required=True)
+    kb_add = kb_commands.add_parser("add", help="添加文档（.docx .pdf .txt .md）")
+    kb_add.add_argument("file", help="文件路径")
+    kb_add.add_argument("--title", help="文档标题（默认从文件中识别）")
+    kb_commands.add_parser("list", help="列出文档")
+    kb_commands.add_parser("remove", help="删除文档").add_argument("id", type=int, help="文档编号")
+    kb_commands.add_parser("search", help="检索知识库，显示得分").add_argument("question", nargs="+", help="问题")
+
+    db = commands.add_parser("db", help="数据库 / database")
+    db.set_defaults(handler=_cmd_db)
+    db.add_subparsers(dest="db_command", metavar="COMMAND", required=True).add_parser(
+        "upgrade", help="把数据库结构升级到最新 / migrate to the newest schema"
+    )
+    return parser
+
+
+def _use_utf8_streams() -> None:
+    for stream in (sys.stdin, sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper) and stream.encoding.lower().replace("-", "") != "utf8":
+            stream.reconfigure(encoding="utf-8")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    _use_utf8_streams()
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    configure_logging(settings)
+    try:
+        return int(args.handler(settings, args))
+    except CommandFailed as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # The reader went away (e.g. `| head`): stop quietly, and keep Python from complaining at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILED
