@@ -28,7 +28,7 @@ from telegram.request import BaseRequest
 from bot.config import ConfigError, Settings
 from bot.db import make_engine, make_session_factory, upgrade_database
 from bot.services.knowledge_base import build_answerer
-from handlers import common, errors, keyboards, qa, start, texts
+from handlers import activities, common, errors, keyboards, qa, start, texts
 from knowledge.answer import Answerer
 
 logger = logging.getLogger(__name__)
@@ -81,7 +81,15 @@ def build_application(
 def _register_handlers(app: Application) -> None:
     """Every update the bot reacts to, in order (within a group the first matching handler wins)."""
     # --- branches and members: /setup, invite links (/start join_…), /members, /setrole, roster upload ---
-    # --- activities: /new (guided or one line), /activities, /cancel, /done ---
+    # --- activities: /new (guided or one line), /record, /activities, /cancel, /done, /move ---
+    # the guided /new flow and /done's request for minutes come first: their steps take plain text and documents
+    app.add_handler(activities.new_conversation())
+    app.add_handler(activities.minutes_conversation())
+    app.add_handler(CommandHandler("record", activities.record))
+    app.add_handler(CommandHandler("activities", activities.activities))
+    app.add_handler(CommandHandler("cancel", activities.cancel))  # /cancel inside a flow is the flow's
+    app.add_handler(CommandHandler("move", activities.move))
+    app.add_handler(CallbackQueryHandler(activities.stale_new_button, pattern=activities.NEW_PATTERN))
     # --- check-in and leave: 签到/请假 buttons, /checkin, /leave, /attendance ---
     # --- progress, ledger and branch knowledge: /progress, /export, /kb ---
     # start and help
