@@ -28,7 +28,7 @@ from telegram.request import BaseRequest
 from bot.config import ConfigError, Settings
 from bot.db import make_engine, make_session_factory, upgrade_database
 from bot.services.knowledge_base import build_answerer
-from handlers import activities, common, errors, keyboards, qa, start, texts
+from handlers import activities, checkin, common, errors, keyboards, qa, start, texts
 from knowledge.answer import Answerer
 
 logger = logging.getLogger(__name__)
@@ -91,6 +91,16 @@ def _register_handlers(app: Application) -> None:
     app.add_handler(CommandHandler("move", activities.move))
     app.add_handler(CallbackQueryHandler(activities.stale_new_button, pattern=activities.NEW_PATTERN))
     # --- check-in and leave: 签到/请假 buttons, /checkin, /leave, /attendance ---
+    # the optional note after a leave reason is plain text: this conversation precedes the generic text handlers
+    app.add_handler(checkin.leave_note_conversation())
+    app.add_handler(CallbackQueryHandler(checkin.checkin_button, pattern=checkin.CHECKIN_PATTERN))
+    app.add_handler(CallbackQueryHandler(checkin.leave_button, pattern=checkin.LEAVE_PATTERN))
+    app.add_handler(CommandHandler("checkin", checkin.checkin_command))
+    app.add_handler(CommandHandler("leave", checkin.leave_command))
+    # organizers: 代签/补签, 签到码, 出勤情况
+    app.add_handler(CommandHandler("proxy", checkin.proxy_command))
+    app.add_handler(CommandHandler("code", checkin.code_command))
+    app.add_handler(CommandHandler("attendance", checkin.attendance_command))
     # --- progress, ledger and branch knowledge: /progress, /export, /kb ---
     # start and help
     app.add_handler(CommandHandler("start", start.start))

@@ -1,0 +1,109 @@
+"""300 simultaneous check-ins to one activity, with repeats, leave exactly one row per member — through the service
+with one session each, and through the Application with every update processed at once (as with concurrent updates).
+Simultaneous code guesses cannot get past the five-try limit either."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import insert, select
+from telegram import Update
+
+from bot.models import ActivityKind, AttendanceMethod, CheckinCodeAttempt, Member
+from bot.services import attendance
+from bot.services.attendance import Outcome
+from bot.transport import make_user
+from handlers import checkin_texts
+from handlers.keyboards import Action, encode
+from tests.checkin.conftest import World, soon
+from tests.telegram.helpers import BOB, GROUP, ChatHarness
+
+CROWD = 300
+FIRST_CROWD_USER_ID = 50_000
+
+
+async def add_crowd(world: World) -> list[int]:
+    """CROWD more members of the first branch (bulk insert); their member ids."""
+    async with world.sessions.begin() as session:
+        await session.execute(
+            insert(Member),
+            [
+                {"branch_id": world.branch_id, "telegram_user_id": FIRST_CROWD_USER_ID + i, "name": f"党员{i:03d}"}
+                for i in range(CROWD)
+            ],
+        )
+    async with world.sessions() as session:
+        found = await session.scalars(select(Member.id).where(Member.telegram_user_id >= FIRST_CROWD_USER_ID))
+        return list(found)
+
+
+def with_repeats(items: list[Any]) -> list[Any]:
+    """Every item twice, the first hundred three times, interleaved."""
+    return items + items[::-1] + items[:100]
+
+
+async def test_simultaneous_check_ins_through_the_service(world: World) -> None:
+    meeting = await world.add_activity(ActivityKind.MEMBERS_MEETING, soon())
+    member_ids = await add_crowd(world)
+    now = datetime.now(UTC)
+
+    async def one(member_id: int) -> Outcome:
+        async with world.sessions.begin() as session:
+            member = await session.get_one(Member, member_id)
+            result = await attendance.check_in(session, member, meeting, method=AttendanceMethod.BUTTON, now=now)
+            return result.outcome
+
+    outcomes = await asyncio.gather(*(one(member_id) for member_id in with_repeats(member_ids)))
+    assert Counter(outcomes) == {Outcome.CHECKED_IN: CROWD, Outcome.ALREADY_PRESENT: CROWD + 100}
+    assert set(await world.rows(meeting)) == set(member_ids)
+
+
+async def test_simultaneous_code_guesses_stay_within_five_tries(world: World) -> None:
+    meeting = await world.add_activity(ActivityKind.MEMBERS_MEETING, soon())
+    async with world.sessions.begin() as session:
+        code = (await attendance.set_checkin_code(session, await world.caller(BOB), meeting, enabled=True)).code
+    assert code is None  # an ordinary 党员 may not set one (refused, nothing written)
+    async with world.sessions.begin() as session:
+        organizer = await world.caller(make_user(1003))
+        code = (await attendance.set_checkin_code(session, organizer, meeting, enabled=True)).code
+    assert code is not None
+    guesses = [f"{(int(code) + n) % 10000:04d}" for n in range(1, 40)] + [code]
+    now = datetime.now(UTC)
+
+    async def guess(typed: str) -> Outcome:
+        async with world.sessions.begin() as session:
+            return (await attendance.check_in_with_code(session, await world.member(BOB), typed, now=now)).outcome
+
+    outcomes = Counter(await asyncio.gather(*(guess(g) for g in guesses)))
+    assert outcomes[Outcome.WRONG_CODE] + outcomes[Outcome.CHECKED_IN] <= 5
+    async with world.sessions() as session:
+        attempt = await session.get_one(CheckinCodeAttempt, (meeting, world.member_id(BOB)))
+    assert attempt.failures >= len(guesses) - 1
+
+
+async def test_simultaneous_button_presses_through_the_application(world: World, test_bot: ChatHarness) -> None:
+    meeting = await world.add_activity(ActivityKind.MEMBERS_MEETING, soon())
+    member_ids = await add_crowd(world)
+    api = test_bot.api
+    api.user_message("会议通知见下", user=BOB, chat=GROUP)  # the group becomes known to the simulator
+    announcement = await test_bot.app.bot.send_message(GROUP["id"], "支部党员大会通知")
+    data = encode(Action.CHECKIN, str(meeting))
+    users = with_repeats([make_user(FIRST_CROWD_USER_ID + i, f"党员{i:03d}") for i in range(CROWD)])
+    updates = [api.button_press(GROUP["id"], announcement.message_id, data, user=user) for user in users]
+    api.take_outgoing()
+
+    app = test_bot.app
+    await asyncio.gather(*(app.process_update(Update.de_json(u, app.bot)) for u in updates))
+
+    answers = [call for call in api.take_outgoing() if call.method == "answerCallbackQuery"]
+    assert len(answers) == len(updates) and not test_bot.failed_calls()
+    assert Counter(call.params["text"] for call in answers) == {
+        checkin_texts.CHECKED_IN: CROWD,
+        checkin_texts.ALREADY_PRESENT: CROWD + 100,
+    }
+    rows = await world.rows(meeting)
+    assert set(rows) == set(member_ids)
+    assert {row.method for row in rows.values()} == {AttendanceMethod.BUTTON}
