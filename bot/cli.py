@@ -1,4 +1,5 @@
-"""The `partybot` command: run the bot, chat in the terminal, ask questions, manage the knowledge base, migrate.
+"""The `partybot` command: run the bot, chat in the terminal, ask questions, manage the knowledge base and the
+branch rosters (import, list, move members), migrate.
 
 `ask` is meant for scripts and benchmarks and starts fast: it imports neither telegram nor alembic, and when the
 SQLite database does not exist yet it answers from the curated knowledge without creating one. Everything else
@@ -16,7 +17,7 @@ import os
 import sys
 from collections.abc import Coroutine, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import unquote
@@ -252,6 +253,69 @@ def _cmd_kb(settings: Settings, args: argparse.Namespace) -> int:
     return _run_database(_kb_search(settings, " ".join(args.question)))
 
 
+# --- members --------------------------------------------------------------------------------------------------
+
+
+async def _members_import(settings: Settings, path: Path, content: bytes, branch_id: int) -> int:
+    from bot.db import upgrade_database
+    from bot.services.roster import RosterError, import_roster
+
+    await upgrade_database(settings.database_url)
+    async with _sessions(settings.database_url) as sessions, sessions() as session:
+        try:
+            result = await import_roster(session, branch_id, path.name, content, datetime.now(UTC), None)
+        except RosterError as exc:
+            raise CommandFailed(f"没有导入任何人 / nothing imported（{path.name}）：\n{exc}") from exc
+    created = f"，新建党小组：{'、'.join(result.groups_created)}" if result.groups_created else ""
+    print(f"已导入 / imported: {result.added} 名党员{created}")
+    return 0
+
+
+async def _members_move(settings: Settings, member_id: int, branch_id: int) -> int:
+    from bot.db import upgrade_database
+    from bot.services.branches import BranchError, move_member
+
+    await upgrade_database(settings.database_url)
+    async with _sessions(settings.database_url) as sessions, sessions() as session:
+        try:
+            member = await move_member(session, member_id, branch_id, datetime.now(UTC), None)
+        except BranchError as exc:
+            raise CommandFailed(str(exc)) from exc
+    print(f"已转移 / moved: #{member.id} {member.name} → 支部 #{branch_id}（签到记录保留）")
+    return 0
+
+
+async def _members_list(settings: Settings, branch_id: int | None) -> int:
+    from bot.db import upgrade_database
+    from bot.services.branches import branch_roster, list_branches
+
+    await upgrade_database(settings.database_url)
+    async with _sessions(settings.database_url) as sessions, sessions() as session:
+        if branch_id is None:
+            for branch, members in await list_branches(session):
+                print(f"#{branch.id}\t{branch.name}\t{members} 人")
+            return 0
+        roster = await branch_roster(session, branch_id)
+    for group in roster.groups:
+        for member in group.members:
+            linked = "" if member.telegram_user_id else "\t未登记"
+            print(f"#{member.id}\t{member.name}\t{member.status}\t{member.role}\t{group.name or '无党小组'}{linked}")
+    return 0
+
+
+def _cmd_members(settings: Settings, args: argparse.Namespace) -> int:
+    if args.members_command == "import":
+        path = Path(args.file)
+        try:
+            content = path.read_bytes()
+        except OSError as exc:
+            raise CommandFailed(f"无法读取文件 / cannot read {path}: {exc.strerror}") from exc
+        return _run_database(_members_import(settings, path, content, args.branch))
+    if args.members_command == "move":
+        return _run_database(_members_move(settings, args.member, args.to))
+    return _run_database(_members_list(settings, args.branch))
+
+
 # --- run, chat, db --------------------------------------------------------------------------------------------
 
 
@@ -321,6 +385,18 @@ def build_parser() -> argparse.ArgumentParser:
     kb_commands.add_parser("list", help="列出文档")
     kb_commands.add_parser("remove", help="删除文档").add_argument("id", type=int, help="文档编号")
     kb_commands.add_parser("search", help="检索知识库，显示得分").add_argument("question", nargs="+", help="问题")
+
+    members = commands.add_parser("members", help="支部党员名册 / branch members")
+    members.set_defaults(handler=_cmd_members)
+    members_commands = members.add_subparsers(dest="members_command", metavar="COMMAND", required=True)
+    members_import = members_commands.add_parser("import", help="从 .csv 或 .xlsx 名册导入党员（有错则一个也不导入）")
+    members_import.add_argument("file", help="名册文件：表头须有「姓名」，可有「状态」「职务」「党小组」")
+    members_import.add_argument("--branch", type=int, required=True, help="支部编号（见 partybot members list）")
+    members_move = members_commands.add_parser("move", help="把党员转到另一个支部（签到记录保留）")
+    members_move.add_argument("member", type=int, help="党员编号（见 partybot members list --branch ID）")
+    members_move.add_argument("--to", type=int, required=True, help="目标支部编号")
+    members_list = members_commands.add_parser("list", help="列出支部；加 --branch 列出该支部党员")
+    members_list.add_argument("--branch", type=int, help="支部编号")
 
     db = commands.add_parser("db", help="数据库 / database")
     db.set_defaults(handler=_cmd_db)

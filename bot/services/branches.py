@@ -354,6 +354,17 @@ async def branch_roster(session: AsyncSession, branch_id: int) -> BranchRoster:
     )
 
 
+async def list_branches(session: AsyncSession) -> list[tuple[Branch, int]]:
+    """Every branch with its number of members, by id (for the operator's command line)."""
+    counts = (
+        select(Branch, func.count(Member.id))
+        .outerjoin(Member, Member.branch_id == Branch.id)
+        .group_by(Branch.id)
+        .order_by(Branch.id)
+    )
+    return [(branch, count) for branch, count in (await session.execute(counts)).all()]
+
+
 async def members_named(session: AsyncSession, branch_id: int, name: str) -> Sequence[Member]:
     """Members of the branch with exactly this name (several when names repeat)."""
     result = await session.scalars(
