@@ -32,6 +32,7 @@ class Action(StrEnum):
     JOIN = "jn"  # a choice in the registration flow after an invite link
     NEW = "nw"  # a choice in the guided /new flow
     MEMBER = "mb"  # a member picked by id (e.g. /setrole when names are ambiguous)
+    SNOOZE = "sz"  # 稍后提醒 under a reminder: the reminder id follows
 
 
 # For CallbackQueryHandler(pattern=...): routes by action; `decode` still validates the rest.

@@ -4,6 +4,10 @@ It serves bot/transport.py's BotApiSimulator over HTTP/1.1 keep-alive (Nagle off
 it exactly as to api.telegram.org: ``TELEGRAM_API_BASE_URL=server.base_url``. Tests queue updates with
 ``server.api.push_update(...)``, read ``server.api.calls``, and script faults with ``server.api.fail_next(...)``
 (any status, description and ``retry_after``: 429, 403, 400, 502 …).
+
+`ScriptedBotApi` adds what reminder-delivery tests need: chats that exist on first use (``open_chats``), faults
+scripted per chat (``fail``), answers held back past the client's timeout (``delay``; the message is still
+delivered, as Telegram may well have done), ``setWebhook``, and ``delivered``: how often each text arrived.
 """
 
 from __future__ import annotations
@@ -12,19 +16,96 @@ import email.parser
 import email.policy
 import json
 import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
+from typing import Any
 from urllib.parse import parse_qsl
 
-from bot.transport import BotApiError, BotApiSimulator, decode_form
+from bot.transport import JSON, ApiCall, BotApiError, BotApiSimulator, decode_form
+
+
+class ScriptedBotApi(BotApiSimulator):
+    """The simulator with per-chat faults, slow answers, open chats, ``setWebhook`` and a delivery count."""
+
+    def __init__(self, *, open_chats: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.open_chats = open_chats
+        self.delivered: Counter[str] = Counter()  # visible text of each successful sendMessage
+        self.webhook: JSON | None = None  # the last setWebhook parameters
+        self._chat_faults: dict[tuple[str, int | None], deque[BotApiError]] = {}
+        self._delays: dict[tuple[str, int | None], deque[float]] = {}
+
+    def fail(self, method: str, error: BotApiError, *, chat_id: int | None = None, times: int = 1) -> None:
+        """The next ``times`` calls of ``method`` (to ``chat_id``, or to any chat) are answered with ``error``."""
+        with self._changed:
+            self._chat_faults.setdefault((method, chat_id), deque()).extend([error] * times)
+
+    def delay(self, method: str, seconds: float, *, chat_id: int | None = None, times: int = 1) -> None:
+        """The next ``times`` calls of ``method`` (to ``chat_id`` or any) are performed ``seconds`` late."""
+        with self._changed:
+            self._delays.setdefault((method, chat_id), deque()).extend([seconds] * times)
+
+    def take_delay(self, method: str, params: JSON) -> float:
+        with self._changed:
+            queue = self._delays.get((method, params.get("chat_id"))) or self._delays.get((method, None))
+            return queue.popleft() if queue else 0.0
+
+    def handle(
+        self, method: str, params: JSON, files: dict[str, tuple[str | None, bytes]] | None = None
+    ) -> tuple[int, JSON]:
+        with self._changed:
+            queue = self._chat_faults.get((method, params.get("chat_id"))) or self._chat_faults.get((method, None))
+            if queue:
+                error = queue.popleft()
+                self.calls.append(ApiCall(method, params, files or {}, error.status, None))
+                self._changed.notify_all()
+                return error.status, error.payload()
+            status, reply = super().handle(method, params, files)
+            if method == "sendMessage" and status == 200:
+                self.delivered[reply["result"]["text"]] += 1
+            return status, reply
+
+    def wait_until(self, condition: Callable[[ScriptedBotApi], bool], timeout: float) -> bool:
+        """Block until ``condition(self)`` holds (checked after every call) or ``timeout`` passes."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while not (met := condition(self)) and (left := deadline - time.monotonic()) > 0:
+                self._changed.wait(min(left, 0.5))
+            return met
+
+    def sent_to(self, chat_id: int) -> list[ApiCall]:
+        """Successful sendMessage calls to ``chat_id``."""
+        with self._changed:
+            return [c for c in self.calls if c.ok and c.method == "sendMessage" and c.params["chat_id"] == chat_id]
+
+    def _chat(self, params: JSON) -> JSON:
+        chat_id = params.get("chat_id")
+        if self.open_chats and isinstance(chat_id, int) and chat_id not in self._chats:
+            self._chats[chat_id] = (
+                {"id": chat_id, "type": "private", "first_name": f"党员{chat_id}"}
+                if chat_id > 0
+                else {"id": chat_id, "type": "supergroup", "title": f"支部群{-chat_id}"}
+            )
+        return super()._chat(params)
+
+    def _api_setWebhook(self, params: JSON, files: Mapping[str, Any]) -> bool:
+        if not str(params.get("url", "")).startswith(("https://", "http://")):
+            raise BotApiError(400, "Bad Request: bad webhook: an HTTPS URL must be provided for webhook")
+        self.webhook = params
+        return True
 
 
 class FakeBotApiServer:
     """Start with ``with FakeBotApiServer() as server:``; one bot token, one simulator."""
 
-    def __init__(self, token: str = "123456:TEST", api: BotApiSimulator | None = None) -> None:
+    def __init__(
+        self, token: str = "123456:TEST", api: ScriptedBotApi | None = None, *, open_chats: bool = False
+    ) -> None:
         self.token = token
-        self.api = api or BotApiSimulator(bot_id=int(token.partition(":")[0]))
+        self.api = api or ScriptedBotApi(bot_id=int(token.partition(":")[0]), open_chats=open_chats)
         self._http = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._http.daemon_threads = True
         self._thread = threading.Thread(target=self._http.serve_forever, name="fake-bot-api", daemon=True)
@@ -52,7 +133,10 @@ class FakeBotApiServer:
         if prefix != f"/bot{self.token}":
             return 404, BotApiError(404, "Not Found").payload()
         fields, files = _parse_body(content_type, body)
-        return self.api.handle(method, decode_form(fields), files)
+        params = decode_form(fields)
+        if delay := self.api.take_delay(method, params):
+            time.sleep(delay)  # outside the simulator's lock: other requests go on meanwhile
+        return self.api.handle(method, params, files)
 
 
 def _parse_body(content_type: str, body: bytes) -> tuple[dict[str, str], dict[str, tuple[str | None, bytes]]]:
