@@ -53,21 +53,21 @@ class Settings(BaseSettings):
         value = value.strip()
         bot_id, _, secret = value.partition(":")
         if not bot_id.isdigit() or not secret:
-            raise ValueError("TELEGRAM_BOT_TOKEN should look like 123456:ABC… (from @BotFather)")
+            raise ValueError("should look like 123456:ABC… (the token from @BotFather)")
         return value
 
     @field_validator("telegram_api_base_url")
     @classmethod
     def _base_url(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
-            raise ValueError("TELEGRAM_API_BASE_URL must start with http:// or https://")
+            raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
 
     @field_validator("database_url")
     @classmethod
     def _database_url(cls, value: str) -> str:
         if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
-            raise ValueError("DATABASE_URL must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
         return value
 
     @field_validator("timezone_name")
@@ -76,7 +76,7 @@ class Settings(BaseSettings):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"PARTYBOT_TZ {value!r} is not a known time zone (e.g. Asia/Shanghai)") from exc
+            raise ValueError(f"{value!r} is not a known time zone (e.g. Asia/Shanghai)") from exc
         return value
 
     @field_validator("log_level")
@@ -84,7 +84,7 @@ class Settings(BaseSettings):
     def _log_level(cls, value: str) -> str:
         value = value.upper()
         if value not in _LOG_LEVELS:
-            raise ValueError(f"PARTYBOT_LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}")
+            raise ValueError(f"must be one of {', '.join(_LOG_LEVELS)}")
         return value
 
     @field_validator("webhook_url")
@@ -94,14 +94,14 @@ class Settings(BaseSettings):
             return None
         value = value.strip()
         if not value.startswith(("https://", "http://")) or not urlsplit(value).hostname:
-            raise ValueError("PARTYBOT_WEBHOOK_URL must be the public https:// address Telegram posts updates to")
+            raise ValueError("must be the public https:// address Telegram posts updates to")
         return value
 
     @field_validator("webhook_port")
     @classmethod
     def _webhook_port(cls, value: int) -> int:
         if not 1 <= value <= 65535:
-            raise ValueError("PARTYBOT_WEBHOOK_PORT must be a port number (1–65535)")
+            raise ValueError("must be a port number (1–65535)")
         return value
 
     @field_validator("webhook_secret")
@@ -110,7 +110,7 @@ class Settings(BaseSettings):
         if value is None or value == "":
             return None
         if not _WEBHOOK_SECRET.fullmatch(value):
-            raise ValueError("PARTYBOT_WEBHOOK_SECRET must be 1–256 characters of A-Z a-z 0-9 _ -")
+            raise ValueError("must be 1–256 characters of A-Z a-z 0-9 _ -")
         return value
 
     @field_validator("quiet_hours_spec")
@@ -118,7 +118,7 @@ class Settings(BaseSettings):
     def _quiet_hours(cls, value: str) -> str:
         value = value.strip().lower()
         if value not in _QUIET_HOURS_OFF and _parse_quiet_hours(value) is None:
-            raise ValueError("PARTYBOT_QUIET_HOURS should look like 22-8 or 22:00-08:00 (or off)")
+            raise ValueError("should look like 22-8 or 22:00-08:00 (or off)")
         return value
 
     @field_validator("delivery_interval", "plan_interval", "send_rate")
