@@ -28,7 +28,7 @@ from telegram.request import BaseRequest
 from bot.config import ConfigError, Settings
 from bot.db import make_engine, make_session_factory, upgrade_database
 from bot.services.knowledge_base import build_answerer
-from handlers import activities, checkin, common, errors, keyboards, qa, start, texts
+from handlers import activities, checkin, common, errors, kb, keyboards, progress, qa, start, texts
 from knowledge.answer import Answerer
 
 logger = logging.getLogger(__name__)
@@ -102,6 +102,11 @@ def _register_handlers(app: Application) -> None:
     app.add_handler(CommandHandler("code", checkin.code_command))
     app.add_handler(CommandHandler("attendance", checkin.attendance_command))
     # --- progress, ledger and branch knowledge: /progress, /export, /kb ---
+    # /kb and documents captioned /kb (after /kb alone, the next document): branch knowledge uploads
+    app.add_handler(kb.kb_conversation())
+    app.add_handler(CommandHandler("progress", progress.progress))
+    app.add_handler(CommandHandler("require", progress.require))
+    app.add_handler(CommandHandler("export", progress.export))
     # start and help
     app.add_handler(CommandHandler("start", start.start))
     app.add_handler(CommandHandler("help", start.help_command))

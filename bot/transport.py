@@ -1,7 +1,8 @@
 """An in-process Bot API: answers python-telegram-bot's calls without a network and records every one.
 
-`BotApiSimulator` is the Telegram side: the bot's identity, the chats and messages it has seen, queued updates for
-``getUpdates``, a log of every call, and scripted faults. It checks what a real server checks (HTML markup, text
+`BotApiSimulator` is the Telegram side: the bot's identity, the chats and messages it has seen, the files sent either
+way (served by ``getFile`` and the file URL), queued updates for ``getUpdates``, a log of every call, and scripted
+faults. It checks what a real server checks (HTML markup, text
 length, callback data size), so a malformed reply fails here as it would in production. `InProcessBotApi` plugs
 it into PTB as a ``BaseRequest``: the console (`partybot chat`) runs on it, tests read its log, and
 tests/fake_bot_api.py serves the same simulator over HTTP.
@@ -18,7 +19,9 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from html import unescape
+from pathlib import PurePosixPath
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from telegram.request import BaseRequest, RequestData
 
@@ -31,6 +34,7 @@ MAX_TEXT_UTF16 = 4096
 MAX_CALLBACK_DATA_BYTES = 64
 MAX_CALLBACK_ANSWER_CHARS = 200
 MAX_LONG_POLL_SECONDS = 50.0
+MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024  # the Bot API's getFile limit
 
 # Calls whose effect a chat member sees; `take_outgoing` collects these.
 OUTGOING_METHODS = frozenset(
@@ -52,6 +56,8 @@ _TAG = re.compile(r"<(/?)([a-zA-Z][\w-]*)(\s[^<>]*)?>")
 _ENTITY = re.compile(r"&(?:lt|gt|amp|quot|#[0-9]{1,7}|#x[0-9a-fA-F]{1,6});")
 _COMMAND = re.compile(r"/[A-Za-z0-9_]+(?:@[A-Za-z0-9_]+)?")
 _MENTION = re.compile(r"@[A-Za-z0-9_]{5,32}")
+# Telegram's file URL is <base file url>/<file_path>, the base ending in /file/bot<token> (PTB's default too).
+_FILE_URL_PATH = re.compile(r"/file/bot[^/]*/(?P<file_path>.+)$")
 
 
 class BotApiError(Exception):
@@ -68,6 +74,40 @@ class BotApiError(Exception):
         if self.retry_after is not None:
             body["parameters"] = {"retry_after": self.retry_after}
         return body
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFile:
+    """A file the simulator holds: a document a user sent or the bot uploaded."""
+
+    file_id: str
+    file_unique_id: str
+    file_path: str
+    content: bytes
+    file_name: str | None = None
+    mime_type: str | None = None
+
+    def file_object(self) -> JSON:
+        """The File object ``getFile`` returns."""
+        return {
+            "file_id": self.file_id,
+            "file_unique_id": self.file_unique_id,
+            "file_size": len(self.content),
+            "file_path": self.file_path,
+        }
+
+    def document_object(self) -> JSON:
+        """The Document object a message carries."""
+        document: JSON = {
+            "file_id": self.file_id,
+            "file_unique_id": self.file_unique_id,
+            "file_size": len(self.content),
+        }
+        if self.file_name:
+            document["file_name"] = self.file_name
+        if self.mime_type:
+            document["mime_type"] = self.mime_type
+        return document
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +235,7 @@ class BotApiSimulator:
         self._changed = threading.Condition(threading.RLock())
         self._chats: dict[int, JSON] = {}
         self._messages: dict[tuple[int, int], JSON] = {}
+        self._files: dict[str, StoredFile] = {}  # by file_id
         self._last_message_id: dict[int, int] = {}
         self._last_update_id = 0
         self._updates: deque[JSON] = deque()
@@ -257,18 +298,30 @@ class BotApiSimulator:
         message["text"] = self._visible_text(params)
         return self._store(message, params)
 
-    def _api_sendDocument(self, params: JSON, files: Mapping[str, Any]) -> JSON:
+    def _api_sendDocument(self, params: JSON, files: Mapping[str, tuple[str | None, bytes]]) -> JSON:
         chat = self._chat(params)
-        if "document" not in files and not isinstance(params.get("document"), str):
+        if "document" in files:
+            file_name, content = files["document"]
+            document = self._keep_file(content, file_name)
+        elif isinstance(resent := params.get("document"), str) and resent in self._files:
+            document = self._files[resent].document_object()
+        elif isinstance(resent, str):
+            raise BotApiError(400, "Bad Request: wrong file identifier/HTTP URL specified")
+        else:
             raise BotApiError(400, "Bad Request: there is no document in the request")
-        file_name = files["document"][0] if "document" in files else None
         message = self._new_message(chat, self.bot_user)
-        message["document"] = {"file_id": f"doc{message['message_id']}", "file_unique_id": f"u{message['message_id']}"}
-        if file_name:
-            message["document"]["file_name"] = file_name
+        message["document"] = document
         if params.get("caption"):
             message["caption"] = self._visible_text(params, "caption")
         return self._store(message, params)
+
+    def _api_getFile(self, params: JSON, files: Mapping[str, Any]) -> JSON:
+        stored = self._files.get(str(params.get("file_id")))
+        if stored is None:
+            raise BotApiError(400, "Bad Request: invalid file_id")
+        if len(stored.content) > MAX_DOWNLOAD_BYTES:
+            raise BotApiError(400, "Bad Request: file is too big")
+        return stored.file_object()
 
     def _api_editMessageText(self, params: JSON, files: Mapping[str, Any]) -> JSON:
         message = self._existing_message(params)
@@ -298,17 +351,29 @@ class BotApiSimulator:
         self, text: str, *, user: JSON, chat: JSON | None = None, reply_to_message_id: int | None = None
     ) -> JSON:
         """An Update carrying a text message from ``user`` (in their private chat unless ``chat`` is given)."""
-        chat = chat or private_chat(user)
+        fields: JSON = {"text": text}
+        if entities := _entities(text):
+            fields["entities"] = entities
+        return self._user_update(fields, user=user, chat=chat, reply_to_message_id=reply_to_message_id)
+
+    def user_document(
+        self,
+        content: bytes,
+        file_name: str,
+        *,
+        user: JSON,
+        chat: JSON | None = None,
+        caption: str | None = None,
+        mime_type: str | None = None,
+    ) -> JSON:
+        """An Update carrying a document from ``user``; its bytes are kept for ``getFile`` and the file URL."""
         with self._changed:
-            self._chats[chat["id"]] = chat
-            message = self._new_message(chat, user)
-            message["text"] = text
-            if entities := _entities(text):
-                message["entities"] = entities
-            if reply_to_message_id is not None:
-                message["reply_to_message"] = self._messages[(chat["id"], reply_to_message_id)]
-            self._messages[(chat["id"], message["message_id"])] = message
-            return {"update_id": self._next_update_id(), "message": message}
+            fields: JSON = {"document": self._keep_file(content, file_name, mime_type)}
+            if caption is not None:
+                fields["caption"] = caption
+                if entities := _entities(caption):
+                    fields["caption_entities"] = entities
+            return self._user_update(fields, user=user, chat=chat)
 
     def button_press(self, chat_id: int, message_id: int, data: str, *, user: JSON) -> JSON:
         """An Update for ``user`` pressing a button whose callback data is ``data`` under a stored message."""
@@ -324,6 +389,14 @@ class BotApiSimulator:
             }
             self._open_queries.add(query["id"])
             return {"update_id": update_id, "callback_query": query}
+
+    def download(self, file_path: str) -> bytes:
+        """The bytes behind a ``file_path`` from ``getFile`` (what the file URL serves); unknown: 404."""
+        with self._changed:
+            for stored in self._files.values():
+                if stored.file_path == file_path:
+                    return stored.content
+        raise BotApiError(404, "Not Found")
 
     def push_update(self, update: JSON) -> None:
         """Queue an update for ``getUpdates`` (long-polling clients wake up at once)."""
@@ -363,6 +436,28 @@ class BotApiSimulator:
 
     def _successful(self, method: str) -> list[ApiCall]:
         return [call for call in self.calls if call.ok and call.method == method]
+
+    def _user_update(
+        self, fields: JSON, *, user: JSON, chat: JSON | None, reply_to_message_id: int | None = None
+    ) -> JSON:
+        chat = chat or private_chat(user)
+        with self._changed:
+            self._chats[chat["id"]] = chat
+            message = self._new_message(chat, user) | fields
+            if reply_to_message_id is not None:
+                message["reply_to_message"] = self._messages[(chat["id"], reply_to_message_id)]
+            self._messages[(chat["id"], message["message_id"])] = message
+            return {"update_id": self._next_update_id(), "message": message}
+
+    def _keep_file(self, content: bytes, file_name: str | None, mime_type: str | None = None) -> JSON:
+        """Store a file's bytes; return the Document object that refers to them."""
+        number = len(self._files) + 1
+        suffix = PurePosixPath(file_name or "").suffix
+        stored = StoredFile(
+            f"file{number}", f"u{number}", f"documents/file_{number}{suffix}", content, file_name, mime_type
+        )
+        self._files[stored.file_id] = stored
+        return stored.document_object()
 
     def _next_update_id(self) -> int:
         self._last_update_id += 1
@@ -453,8 +548,8 @@ class InProcessBotApi(BaseRequest):
         connect_timeout: Any = BaseRequest.DEFAULT_NONE,
         pool_timeout: Any = BaseRequest.DEFAULT_NONE,
     ) -> tuple[int, bytes]:
-        if method != "POST":  # file downloads: nothing is stored in process
-            return 404, json.dumps(BotApiError(404, "Not Found").payload()).encode()
+        if method != "POST":
+            return self._download(url)
         api_method = url.rsplit("/", 1)[-1]
         params = decode_form(request_data.json_parameters) if request_data else {}
         files = _uploaded_files(request_data)
@@ -463,6 +558,16 @@ class InProcessBotApi(BaseRequest):
         else:
             status, body = self.api.handle(api_method, params, files)
         return status, json.dumps(body, ensure_ascii=False).encode()
+
+    def _download(self, url: str) -> tuple[int, bytes]:
+        """A GET of a file URL (``File.download_*``): the stored bytes, or Telegram's 404 reply."""
+        match = _FILE_URL_PATH.search(urlsplit(url).path)
+        try:
+            if match is None:
+                raise BotApiError(404, "Not Found")
+            return 200, self.api.download(unquote(match["file_path"]))
+        except BotApiError as error:
+            return error.status, json.dumps(error.payload()).encode()
 
 
 def _uploaded_files(request_data: RequestData | None) -> dict[str, tuple[str | None, bytes]]:

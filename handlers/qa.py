@@ -13,12 +13,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import cast
 
-from telegram import CallbackQuery, InlineKeyboardMarkup, Message, MessageEntity, Update
+from telegram import CallbackQuery, InlineKeyboardMarkup, Message, MessageEntity, Update, User
 from telegram.constants import ChatType
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes, filters
 
+from bot.services.access import find_member
 from handlers import keyboards, texts
+from handlers.common import sessions
 from handlers.formatting import escape, split_message
 from knowledge.answer import Answerer
 from knowledge.answer_types import Answer, Candidate
@@ -91,8 +93,9 @@ async def related_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     query = update.callback_query
     assert query is not None  # routed here by CallbackQueryHandler
     button = keyboards.decode(query.data)
-    # explain() refuses unknown keys and branch-scoped passages outside their branch (chats have no branch yet).
-    answer = _answerer(context).explain(button.argument) if button else None
+    # explain() refuses unknown keys and branch-scoped passages outside the presser's branch.
+    scope = await _asker_branch(context, query.from_user)
+    answer = _answerer(context).explain(button.argument, scope) if button else None
     if answer is None or not isinstance(query.message, Message):
         await _acknowledge(query, texts.STALE_BUTTON)
         return
@@ -147,6 +150,15 @@ def _answerer(context: ContextTypes.DEFAULT_TYPE) -> Answerer:
     return cast(Answerer, context.bot_data[ANSWERER_KEY])
 
 
+async def _asker_branch(context: ContextTypes.DEFAULT_TYPE, user: User | None) -> int | None:
+    """The asker's branch when they are a registered member: its uploaded documents answer that branch only."""
+    if user is None:
+        return None
+    async with sessions(context)() as session:
+        member = await find_member(session, user.id)
+    return member.branch_id if member is not None else None
+
+
 async def _acknowledge(query: CallbackQuery, note: str | None = None) -> None:
     """Answer a button press. One pressed while the bot was down may be too old to answer: still reply to it."""
     try:
@@ -162,7 +174,8 @@ async def _answer_question(message: Message, context: ContextTypes.DEFAULT_TYPE,
     elif len(question) > MAX_QUESTION_CHARS:
         reply = Reply([texts.QUESTION_TOO_LONG.format(limit=MAX_QUESTION_CHARS)])
     else:
-        reply = answer_reply(_answerer(context).answer(question))
+        scope = await _asker_branch(context, message.from_user)
+        reply = answer_reply(_answerer(context).answer(question, scope))
     await _send(message, reply)
 
 
