@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+    from bot.services.ledger import LedgerFile, LedgerFormat, LedgerPeriod
     from knowledge.answer import Answerer
     from knowledge.answer_types import Answer
 
@@ -316,6 +317,45 @@ def _cmd_members(settings: Settings, args: argparse.Namespace) -> int:
     return _run_database(_members_list(settings, args.branch))
 
 
+# --- export ---------------------------------------------------------------------------------------------------
+
+EXPORT_PERIOD_HELP = "统计期：2026Q4（季度）、2026-11（月）或 2026（全年）；默认本季度"
+
+
+async def _export(settings: Settings, branch_id: int, period: LedgerPeriod | None, fmt: LedgerFormat) -> LedgerFile:
+    from bot.db import upgrade_database
+    from bot.services.ledger import export_ledger
+
+    await upgrade_database(settings.database_url)
+    async with _sessions(settings.database_url) as sessions, sessions() as session:
+        try:
+            return await export_ledger(session, branch_id, period, datetime.now(UTC), fmt)
+        except LookupError as exc:
+            raise CommandFailed(
+                f"没有编号为 {branch_id} 的支部 / no branch #{branch_id}（见 partybot members list）"
+            ) from exc
+
+
+def _cmd_export(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.services.ledger import LedgerFormat, parse_period
+
+    try:
+        period = parse_period(args.period) if args.period else None
+    except ValueError as exc:
+        print(f"{exc}。{EXPORT_PERIOD_HELP} / period: 2026Q4, 2026-11 or 2026", file=sys.stderr)
+        return EXIT_USAGE
+    out = Path(args.out) if args.out else None
+    fmt = LedgerFormat(args.format or ("csv" if out and out.suffix.lower() == ".csv" else "xlsx"))
+    ledger = _run_database(_export(settings, args.branch, period, fmt))
+    path = out or Path(ledger.filename)
+    try:
+        path.write_bytes(ledger.content)
+    except OSError as exc:
+        raise CommandFailed(f"无法写入文件 / cannot write {path}: {exc.strerror}") from exc
+    print(f"已导出 / exported: {path}（{ledger.period_label}，{ledger.activities} 项活动）")
+    return 0
+
+
 # --- run, chat, db --------------------------------------------------------------------------------------------
 
 
@@ -397,6 +437,13 @@ def build_parser() -> argparse.ArgumentParser:
     members_move.add_argument("--to", type=int, required=True, help="目标支部编号")
     members_list = members_commands.add_parser("list", help="列出支部；加 --branch 列出该支部党员")
     members_list.add_argument("--branch", type=int, help="支部编号")
+
+    export = commands.add_parser("export", help="导出支部台账（.xlsx 或 .csv） / export a branch's ledger")
+    export.add_argument("--branch", type=int, required=True, help="支部编号（见 partybot members list）")
+    export.add_argument("--period", help=EXPORT_PERIOD_HELP)
+    export.add_argument("--format", choices=["xlsx", "csv"], help="文件格式（默认按 --out 的扩展名，否则 xlsx）")
+    export.add_argument("--out", help="输出文件（默认：支部名_台账_统计期.xlsx，写在当前目录）")
+    export.set_defaults(handler=_cmd_export)
 
     db = commands.add_parser("db", help="数据库 / database")
     db.set_defaults(handler=_cmd_db)
