@@ -28,7 +28,7 @@ from telegram.request import BaseRequest
 from bot.config import ConfigError, Settings
 from bot.db import make_engine, make_session_factory, upgrade_database
 from bot.services.knowledge_base import build_answerer
-from handlers import activities, checkin, common, errors, kb, keyboards, progress, qa, start, texts
+from handlers import activities, branch, checkin, common, errors, kb, keyboards, progress, qa, start, texts
 from knowledge.answer import Answerer
 
 logger = logging.getLogger(__name__)
@@ -81,6 +81,17 @@ def build_application(
 def _register_handlers(app: Application) -> None:
     """Every update the bot reacts to, in order (within a group the first matching handler wins)."""
     # --- branches and members: /setup, invite links (/start join_…), /members, /setrole, roster upload ---
+    # conversations first: joining by invite link (/start join_…) and the roster upload (/import + file)
+    app.add_handler(branch.join_conversation())
+    app.add_handler(branch.import_conversation())
+    app.add_handler(CommandHandler("setup", branch.setup))
+    app.add_handler(CommandHandler("invite", branch.invite))
+    app.add_handler(CommandHandler("members", branch.members))
+    app.add_handler(CommandHandler("setrole", branch.setrole))
+    app.add_handler(CommandHandler("group", branch.group))
+    # /setrole's person and handover buttons; join-flow buttons pressed after that flow ended
+    app.add_handler(CallbackQueryHandler(branch.member_button, pattern=branch.MEMBER_PATTERN))
+    app.add_handler(CallbackQueryHandler(branch.stale_join_button, pattern=branch.JOIN_PATTERN))
     # --- activities: /new (guided or one line), /record, /activities, /cancel, /done, /move ---
     # the guided /new flow and /done's request for minutes come first: their steps take plain text and documents
     app.add_handler(activities.new_conversation())

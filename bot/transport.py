@@ -241,6 +241,8 @@ class BotApiSimulator:
         self._updates: deque[JSON] = deque()
         self._faults: dict[str, deque[BotApiError]] = {}
         self._open_queries: set[str] = set()  # callback query ids not answered yet
+        # getChatMember answers: chat id -> {user id: status}; anyone not listed is a plain "member".
+        self.chat_members: dict[int, dict[int, str]] = {}
         self._taken = 0
         self._closed = False
 
@@ -314,6 +316,13 @@ class BotApiSimulator:
         if params.get("caption"):
             message["caption"] = self._visible_text(params, "caption")
         return self._store(message, params)
+
+    def _api_getChatMember(self, params: JSON, files: Mapping[str, Any]) -> JSON:
+        chat = self._chat(params)
+        user_id = int(params.get("user_id") or 0)
+        status = self.chat_members.get(chat["id"], {}).get(user_id, "member")
+        user = {"id": user_id, "is_bot": False, "first_name": f"user{user_id}"}
+        return {"status": status, "user": user, **_CHAT_MEMBER_FIELDS[status]}
 
     def _api_getFile(self, params: JSON, files: Mapping[str, Any]) -> JSON:
         stored = self._files.get(str(params.get("file_id")))
@@ -499,6 +508,20 @@ class BotApiSimulator:
         if utf16_length(text) > MAX_TEXT_UTF16:
             raise BotApiError(400, "Bad Request: message is too long")
         return text
+
+
+_ADMIN_RIGHTS = (
+    "can_manage_chat", "can_delete_messages", "can_manage_video_chats", "can_restrict_members", "can_promote_members",
+    "can_change_info", "can_invite_users", "can_post_stories", "can_edit_stories", "can_delete_stories",
+)  # fmt: skip
+# The fields a ChatMember of each scriptable status carries besides status and user (an administrator may do all).
+_CHAT_MEMBER_FIELDS: dict[str, JSON] = {
+    "creator": {"is_anonymous": False},
+    "administrator": {"is_anonymous": False, "can_be_edited": False} | dict.fromkeys(_ADMIN_RIGHTS, True),
+    "member": {},
+    "left": {},
+    "kicked": {"until_date": 0},
+}
 
 
 def _valid_command(command: object) -> bool:

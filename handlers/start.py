@@ -1,4 +1,8 @@
-"""/start (with the ``join_<token>`` deep link), /help, and the answer to commands the bot does not know."""
+"""/start, /help, and the answer to commands the bot does not know.
+
+An invite link (``/start join_<token>``) opened in a private chat belongs to the join flow (handlers/branch.py),
+which bot/app.py registers before /start.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +11,15 @@ from typing import cast
 from telegram import Message, Update
 from telegram.ext import ContextTypes
 
-from handlers import texts
-
-JOIN_PREFIX = "join_"
+from handlers import branch_texts, texts
+from handlers.branch import JOIN_PREFIX
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/start: the welcome. ``/start join_<token>`` (an invite link) is answered politely until joining exists."""
+    """/start: the welcome. An invite link reaching here was sent in a group: it is pointed to the private chat."""
     message = cast(Message, update.effective_message)
     if context.args and context.args[0].startswith(JOIN_PREFIX):
-        await message.reply_text(texts.JOIN_NOT_READY)
+        await message.reply_text(branch_texts.JOIN_OPEN_IN_PRIVATE)
         return
     await message.reply_text(texts.WELCOME)
 

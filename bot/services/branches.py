@@ -138,11 +138,6 @@ async def branch_member(session: AsyncSession, caller: Caller, member_id: int) -
     return member
 
 
-async def _group_names(session: AsyncSession, branch_id: int) -> list[str]:
-    groups = await list_groups(session, branch_id)
-    return [group.name for group in groups]
-
-
 # --- setting up a branch -------------------------------------------------------------------------------------------
 
 
@@ -453,7 +448,7 @@ async def assign_group(session: AsyncSession, caller: Caller, member_id: int, gr
         select(PartyGroup).where(PartyGroup.branch_id == caller.branch.id, PartyGroup.name == name)
     )
     if party_group is None:
-        names = await _group_names(session, caller.branch.id)
+        names = [existing.name for existing in await list_groups(session, caller.branch.id)]
         raise BranchError(MSG_NO_SUCH_GROUP.format(group=name, groups="、".join(names) or MSG_NO_GROUPS_YET))
     if member.party_group_id == party_group.id:
         raise BranchError(MSG_SAME_GROUP.format(name=member.name, group=name))
