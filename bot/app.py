@@ -28,7 +28,7 @@ from telegram.request import BaseRequest
 from bot.config import ConfigError, Settings
 from bot.db import make_engine, make_session_factory, upgrade_database
 from bot.services.knowledge_base import build_answerer
-from handlers import activities, branch, checkin, common, errors, kb, keyboards, progress, qa, start, texts
+from handlers import activities, branch, checkin, common, errors, kb, keyboards, progress, qa, reminders, start, texts
 from knowledge.answer import Answerer
 
 logger = logging.getLogger(__name__)
@@ -121,6 +121,11 @@ def _register_handlers(app: Application) -> None:
     # start and help
     app.add_handler(CommandHandler("start", start.start))
     app.add_handler(CommandHandler("help", start.help_command))
+    # --- reminders: /themeday, /remind, /reminders, 稍后提醒 ---
+    app.add_handler(CommandHandler("themeday", reminders.themeday))
+    app.add_handler(CommandHandler("remind", reminders.remind))
+    app.add_handler(CommandHandler("reminders", reminders.list_reminders))
+    app.add_handler(CallbackQueryHandler(reminders.snooze_button, pattern=reminders.SNOOZE_PATTERN))
     # questions: /ask anywhere; free text in private chats; in groups only when @mentioned or replied to
     app.add_handler(CommandHandler("ask", qa.ask))
     app.add_handler(MessageHandler(filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND, qa.private_question))

@@ -72,6 +72,7 @@ logger = logging.getLogger(__name__)
 # Activities this far back are read: the absence chain looks back past the 6-month line of 党章 第九条.
 HISTORY = timedelta(days=200)
 _KEY_CHUNK = 500
+_KIND_ORDER = {kind: position for position, kind in enumerate(ActivityKind)}
 _COMPARED = ("chat_id", "member_id", "activity_id", "expires_at", "urgent", "text", "payload", "kind")
 
 
@@ -192,7 +193,7 @@ async def load_facts(session: AsyncSession, branch_id: int, now: datetime) -> Br
         )
     )
     try:
-        requirements = apply_overrides(REQUIREMENTS, dict(overrides.tuples().all()))
+        requirements = apply_overrides(REQUIREMENTS, {key: minimum for key, minimum in overrides.all()})
     except ValueError:
         logger.warning("branch %s has an invalid requirement override; using the table as is", branch_id)
         requirements = REQUIREMENTS
@@ -231,7 +232,7 @@ def _activity_facts(
     activity: Activity, linked: Sequence[ActivityKind], attendance: dict[int, AttendanceStatus]
 ) -> ActivityFacts:
     main = ActivityKind(activity.kind)
-    others = sorted((k for k in set(linked) if k is not main), key=list(ActivityKind).index)
+    others = sorted((k for k in set(linked) if k is not main), key=_KIND_ORDER.__getitem__)
     return ActivityFacts(
         id=activity.id or 0,
         kind=main,
@@ -359,8 +360,9 @@ async def _sync(session: AsyncSession, branch_id: int, plan: ReminderPlan, now: 
         row = rows.get(key)
         if row is None:
             old = movable.pop(spec.identity, None)
+            old_key = old.dedup_key if old is not None else ""
             if old is not None and spec.create_at is not None and await _move(session, old, spec, now):
-                unwanted.pop(old.dedup_key)
+                unwanted.pop(old_key)
                 result.moved += 1
             elif spec.create_at is not None:
                 result.created += await _create(session, branch_id, spec, now)

@@ -485,7 +485,6 @@ def _activity_reminders(b: _Builder) -> None:
                 text=TEXT_CHECKIN.format(kinds=kinds, topic=topic),
                 expires=closes,
                 urgent=True,
-                checkin=True,
                 **common,
             )
         _follow_up(b, activity, stamp, start_day)
@@ -757,13 +756,14 @@ def _digests(b: _Builder) -> None:
 
 
 def digest_text(facts: BranchFacts, due: datetime, now: datetime) -> str:
-    """The Monday digest: the 14 days from ``due``, what is overdue at ``now``, and who cannot be reached."""
+    """The Monday digest: the 14 days from ``due``, what is overdue at ``now``, what is still owed for the periods
+    around ``due``, and who cannot be reached."""
     day = facts.local(due).date()
     today = facts.local(now).date()
     sections: list[tuple[str, list[str]]] = [
         (TEXT_DIGEST_UPCOMING, _digest_upcoming(facts, due, day)),
         (TEXT_DIGEST_OVERDUE, _digest_overdue(facts, now, today)),
-        (TEXT_DIGEST_DUE_SOON, _digest_due_soon(facts, today)),
+        (TEXT_DIGEST_DUE_SOON, _digest_due_soon(facts, day)),
         (TEXT_DIGEST_UNREACHABLE, _digest_unreachable(facts)),
     ]
     out = [TEXT_DIGEST_HEAD.format(branch=_escape(facts.name), day=_day_text(day, day))]
@@ -823,7 +823,8 @@ def _digest_overdue(facts: BranchFacts, now: datetime, today: date) -> list[str]
     if facts.theme_rule is not None:
         for year, month in _theme_months(today)[:2]:
             theme_day = facts.theme_rule.in_month(year, month)
-            if theme_day.day < today and not _theme_day_covered(facts, year, month):
+            recent = today - timedelta(days=DIGEST_DAYS) <= theme_day.day < today
+            if recent and not _theme_day_covered(facts, year, month):
                 lines.append(TEXT_DIGEST_THEME_MISSED.format(month=month, day=_short_day(theme_day.day)))
     return lines
 
@@ -861,8 +862,9 @@ def _digest_unreachable(facts: BranchFacts) -> list[str]:
 
 
 def makeup_changes(facts: BranchFacts, now: datetime) -> MakeupChanges:
-    """补学 tasks to create (absent without leave from a held activity whose check-in has closed) and to drop (an
-    undone task whose member has since been checked in or given leave)."""
+    """补学 tasks to create (absent without leave from a held activity whose check-in has closed, while there is
+    still time to make it up: MAKEUP_DAYS after the activity) and to drop (an undone task whose member has since
+    been checked in or given leave)."""
     existing = {(t.activity_id, t.member_id): t for t in facts.makeup_tasks}
     new: list[NewMakeup] = []
     obsolete: list[tuple[int, int]] = []
@@ -875,12 +877,12 @@ def makeup_changes(facts: BranchFacts, now: datetime) -> MakeupChanges:
                 if excused and not existing[pair].done:
                     obsolete.append(pair)
                 continue
+            due_at = facts.at(facts.local(activity.starts_at).date() + timedelta(days=MAKEUP_DAYS + 1), time(0, 0))
             if (
                 activity.status is ActivityStatus.HELD
-                and now >= closes
+                and closes <= now < due_at
                 and not excused
                 and member.joined_at <= activity.starts_at
             ):
-                due_day = facts.local(activity.starts_at).date() + timedelta(days=MAKEUP_DAYS + 1)
-                new.append(NewMakeup(activity.id, member.id, facts.at(due_day, time(0, 0))))
+                new.append(NewMakeup(activity.id, member.id, due_at))
     return MakeupChanges(tuple(new), tuple(obsolete))

@@ -25,6 +25,7 @@ Monday-to-Friday working weeks without holidays; `calendar_covers` tells callers
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -159,15 +160,7 @@ class ThemeDayRule:
 
     def in_month(self, year: int, month: int) -> ThemeDay:
         """The 主题党日 of a month, after any holiday move."""
-        planned = self._calendar_day(year, month)
-        if self.kind is RuleKind.WORKDAY or self.shift is Shift.KEEP or not self._must_move(planned):
-            return ThemeDay(planned, planned)
-        order = (-1, 1) if self.shift is Shift.EARLIER else (1, -1)
-        for step in order:
-            moved = _next_workday(planned, step)
-            if moved.month == month:
-                return ThemeDay(moved, planned, holiday_name(planned))
-        return ThemeDay(planned, planned)
+        return _theme_day_in(self, year, month)
 
     def next_days(self, after: date, count: int) -> list[ThemeDay]:
         """The next ``count`` 主题党日 on or after ``after``."""
@@ -180,7 +173,8 @@ class ThemeDayRule:
             year, month = (year + 1, 1) if month == 12 else (year, month + 1)
         return found
 
-    def _calendar_day(self, year: int, month: int) -> date:
+    def calendar_day(self, year: int, month: int) -> date:
+        """The day the rule names in a month, before any holiday move."""
         if self.kind is RuleKind.WORKDAY:
             return _nth_workday(year, month, self.ordinal)
         if self.kind is RuleKind.WEEKDAY:
@@ -189,10 +183,25 @@ class ThemeDayRule:
         last = _cron_day(year, month, "last")
         return last if self.ordinal == -1 or self.ordinal > last.day else date(year, month, self.ordinal)
 
-    def _must_move(self, day: date) -> bool:
+    def must_move(self, day: date) -> bool:
+        """Whether the rule's day has to move off ``day`` (see the module docstring)."""
         if self.kind is RuleKind.WEEKDAY and (self.weekday or 0) >= _SATURDAY:
             return holiday_name(day) is not None
         return not is_workday(day)
+
+
+@functools.lru_cache(maxsize=4096)
+def _theme_day_in(rule: ThemeDayRule, year: int, month: int) -> ThemeDay:
+    """`ThemeDayRule.in_month`, remembered: the planner asks for the same few months on every pass."""
+    planned = rule.calendar_day(year, month)
+    if rule.kind is RuleKind.WORKDAY or rule.shift is Shift.KEEP or not rule.must_move(planned):
+        return ThemeDay(planned, planned)
+    order = (-1, 1) if rule.shift is Shift.EARLIER else (1, -1)
+    for step in order:
+        moved = _next_workday(planned, step)
+        if moved.month == month:
+            return ThemeDay(moved, planned, holiday_name(planned))
+    return ThemeDay(planned, planned)
 
 
 def _cron_day(year: int, month: int, day: str) -> date:

@@ -144,7 +144,7 @@ class SnoozeOutcome(StrEnum):
 @dataclass(frozen=True, slots=True)
 class SnoozeResult:
     outcome: SnoozeOutcome
-    due_at: datetime | None = None  # when the snoozed reminder comes again (UTC)
+    due_at: datetime | None = None  # when the snoozed reminder comes again, in the branch's time zone
 
 
 async def snooze_reminder(
@@ -161,7 +161,8 @@ async def snooze_reminder(
     if member is None or member.telegram_user_id != telegram_user_id or original.chat_id != telegram_user_id:
         return SnoozeResult(SnoozeOutcome.NOT_FOUND)
     branch = await session.get(Branch, original.branch_id)
-    due = after_quiet_hours(now + SNOOZE_DELAY, branch_zone(branch.timezone if branch else None))
+    zone = branch_zone(branch.timezone if branch else None)
+    due = after_quiet_hours(now + SNOOZE_DELAY, zone)
     if original.expires_at is not None and due >= original.expires_at:
         return SnoozeResult(SnoozeOutcome.TOO_LATE)
     payload = json.loads(original.payload or "{}")
@@ -187,7 +188,7 @@ async def snooze_reminder(
     inserted = (await session.execute(statement)).rowcount
     if not inserted:
         return SnoozeResult(SnoozeOutcome.ALREADY)
-    return SnoozeResult(SnoozeOutcome.SNOOZED, due)
+    return SnoozeResult(SnoozeOutcome.SNOOZED, due.astimezone(zone))
 
 
 # --- /reminders ----------------------------------------------------------------------------------------------------
