@@ -111,8 +111,9 @@ async def plan(sessions: async_sessionmaker[AsyncSession], now: datetime, branch
     for current in branch_ids:
         try:
             async with sessions() as session:
-                total.add(await _plan_branch(session, current, now))
+                result = await _plan_branch(session, current, now)
                 await session.commit()
+            total.add(result)
         except Exception:
             # One branch's bad data must not stop the others; the next pass tries again.
             logger.exception("planning reminders of branch %s failed", current)

@@ -29,7 +29,13 @@ theme_day_missed       ``b<branch>:td:<YYYYMM>:miss:m<member>``    09:00 the day
 absence                ``m<member>:ab:<since YYYYMMDD>:<3|5>``      09:00 when 3 / 5 months are reached → the
                                                                    6-month line (catches up)
 digest                 ``b<branch>:dg:<YYYYMMDD>:m<member>``       Monday 09:00 → the end of that Monday
+snooze                 ``sz:<reminder id>`` (bot.services.reminders)  pressed + 1 h → the original's expiry
 =====================  ==========================================  =========================================
+
+Payloads (JSON): ``{"snooze": true}`` asks the delivery for the 稍后提醒 button (private, non-urgent reminders
+that are still useful an hour later); a deadline lists its ``items`` (requirement key, period, days left); an
+absence flag names ``about_member_id`` and ``months``; a snoozed copy keeps the original's payload plus ``of``
+(the original's dedup key).
 
 Who gets what: members (each privately, only when registered, reachable and with reminders on) the activity and
 makeup reminders, and the 主题党日 notices unless the branch has a group (then one group post, naming nobody);

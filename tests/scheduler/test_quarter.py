@@ -9,8 +9,7 @@ early in the quarter; one 支委会's minutes come late.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -24,7 +23,9 @@ from tests.scheduler.builders import (
     make_member,
     shown,
 )
-from tests.scheduler.simulation import simulate
+from tests.scheduler.simulation import Change, simulate
+
+Step = tuple[datetime, Change]
 
 GROUP_CHAT = -1001
 K = ActivityKind
@@ -39,7 +40,7 @@ async def _set(sessions: async_sessionmaker[AsyncSession], activity: Activity, *
         await session.commit()
 
 
-async def _quarter(sessions: async_sessionmaker[AsyncSession]) -> list[tuple[datetime, Callable[[], Awaitable[None]]]]:
+async def _quarter(sessions: async_sessionmaker[AsyncSession]) -> list[Step]:
     branch = await make_branch(sessions, chat_id=GROUP_CHAT, theme_day_rule="weekday:1:4/next")
     group_a = await make_group(sessions, branch, "第一党小组")
     group_b = await make_group(sessions, branch, "第二党小组")
@@ -77,7 +78,7 @@ async def _quarter(sessions: async_sessionmaker[AsyncSession]) -> list[tuple[dat
     a11 = await make_activity(sessions, branch, (K.PARTY_GROUP_MEETING,), "2026-12-15 19:30", group=group_a, by=zhang)
     created: dict[str, Activity] = {}
 
-    def present(activity: Activity | str, *members: Member, at: str) -> tuple[datetime, Callable[[], Awaitable[None]]]:
+    def present(activity: Activity | str, *members: Member, at: str) -> Step:
         async def run() -> None:
             target = created[activity] if isinstance(activity, str) else activity
             for member in members:
@@ -85,23 +86,23 @@ async def _quarter(sessions: async_sessionmaker[AsyncSession]) -> list[tuple[dat
 
         return local(at), run
 
-    def leave(activity: Activity | str, member: Member, at: str) -> tuple[datetime, Callable[[], Awaitable[None]]]:
+    def leave(activity: Activity | str, member: Member, at: str) -> Step:
         async def run() -> None:
             target = created[activity] if isinstance(activity, str) else activity
             await attend(sessions, target, member, AttendanceStatus.LEAVE, at=local(at))
 
         return local(at), run
 
-    def change(activity: Activity | str, at: str, **values: object) -> tuple[datetime, Callable[[], Awaitable[None]]]:
+    def change(activity: Activity | str, at: str, **values: object) -> Step:
         async def run() -> None:
             await _set(sessions, created[activity] if isinstance(activity, str) else activity, **values)
 
         return local(at), run
 
-    def done(activity: Activity | str, at: str) -> tuple[datetime, Callable[[], Awaitable[None]]]:
+    def done(activity: Activity | str, at: str) -> Step:
         return change(activity, at, status=ActivityStatus.HELD.value, minutes="会议记录")
 
-    def create(name: str, at: str, kinds: tuple[ActivityKind, ...], starts: str):  # type: ignore[no-untyped-def]
+    def create(name: str, at: str, kinds: tuple[ActivityKind, ...], starts: str) -> Step:
         async def run() -> None:
             created[name] = await make_activity(sessions, branch, kinds, starts, by=wang)
 
@@ -238,3 +239,12 @@ async def test_a_quarter_of_reminders(sessions: async_sessionmaker[AsyncSession]
         assert d.urgent or "08:00" <= clock < "22:00", f"{d.kind} at {clock} in the quiet hours"
         if d.chat_id == GROUP_CHAT:
             assert not any(name in d.text for name in ("王书记", "李组织", "张宣传", "赵一", "钱二", "孙三", "吴四"))
+
+
+async def test_the_planner_s_cadence_does_not_matter(sessions: async_sessionmaker[AsyncSession]) -> None:
+    # The first ten days again with the planner running every hour: the same reminders at the same times.
+    changes = await _quarter(sessions)
+    end = local("2026-10-10 23:00")
+    delivered = await simulate(sessions, local("2026-10-01 00:00"), end, changes, step=timedelta(hours=1))
+    got = sorted((shown(d.due_at), d.kind, NAMES[d.chat_id]) for d in delivered)
+    assert got == [row for row in EXPECTED if row[0] <= shown(end)]
