@@ -12,6 +12,7 @@ import pytest
 from bot.models import ActivityKind, ActivityStatus, AttendanceStatus, Role
 from bot.services.reminders import after_quiet_hours, in_quiet_hours
 from bot.services.requirements import REQUIREMENTS
+from bot.transport import html_to_plain
 from scheduler.rules import (
     ActivityFacts,
     BranchFacts,
@@ -480,3 +481,29 @@ def test_a_branch_in_berlin_across_the_end_of_summer_time() -> None:
     assert [s.dedup_key for s in found] == ["a60:d1:m1@202610221300", "a61:d1:m1@202610271400"]
     deadlines = specs(facts, local("2026-10-15 10:00", BERLIN), "deadline")
     assert {shown(s.due_at, BERLIN)[-5:] for s in deadlines} == {"09:00"}
+
+
+def test_every_text_is_valid_telegram_html_with_awkward_names() -> None:
+    members = (replace(SECRETARY, name="<王&书记>"), replace(ORGANIZER, name="李 & 组织"), member(6, name="孙<三>"))
+    topic = "研究<工作>&计划"
+    meeting = activity(62, (K.MEMBERS_MEETING,), local("2026-10-13 15:00"), topic=topic, place="<会议室>")
+    held = activity(63, (K.MEMBERS_MEETING,), local("2026-10-10 15:00"), topic=topic, status=ActivityStatus.HELD)
+    task = MakeupFacts(63, 6, local("2026-10-25 00:00"), local("2026-10-10 17:00"), done=False)
+    facts = replace(
+        branch(
+            members=members,
+            activities=[meeting, held],
+            rule="weekday:1:4/next",
+            tasks=[task],
+            last_attended={6: local("2026-07-20 19:30")},
+        ),
+        name="第一&党支部",
+        party_groups={10: "<第一>党小组"},
+    )
+    found = plan_reminders(facts, local("2026-10-20 10:00")).specs
+    kinds = {"activity_day_before", "makeup", "deadline", "absence", "digest", "theme_day_missed"}
+    assert {s.kind for s in found} >= kinds
+    for spec in found:
+        text = html_to_plain(spec.text)
+        assert "&amp;" not in text and "&lt;" not in text
+    assert any("研究<工作>&计划" in html_to_plain(s.text) for s in found)
