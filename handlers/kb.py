@@ -5,8 +5,9 @@
     document + caption /kb [title]   upload it (works without the conversation, on any instance)
     /kb remove ID        remove one of this branch's documents
 
-An upload is size-checked before download, parsed off the event loop, stored with its passages and an AuditLog
-row, and then the Answerer is rebuilt and swapped in; questions keep being answered by the old one meanwhile.
+An upload is size-checked before download, parsed off the event loop, and stored with its passages and an
+AuditLog row. Then the Answerer is rebuilt in a background task and swapped in: updates are handled one at a time,
+so waiting for the index here would hold up every chat; questions are answered by the old Answerer meanwhile.
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ AWAIT_DOCUMENT = timedelta(minutes=10)
 AUDIT_ADD = "kb.add"
 AUDIT_REMOVE = "kb.remove"
 _CAPTION_COMMAND = re.compile(r"^/kb(@\w+)?(\s|$)")
-_REBUILD_LOCK_KEY = "kb_rebuild_lock"
+REBUILD_LOCK_KEY = "kb_rebuild_lock"
+REBUILD_TASK_KEY = "kb_rebuild_task"  # bot_data: the latest rebuild, for whoever must wait for it (tests)
 
 
 def kb_conversation() -> ConversationHandler:
@@ -97,7 +99,7 @@ async def upload(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
         stored = await add_document(
             session, parsed, filename, scope=caller.branch.id, added_by=caller.member.telegram_user_id
         )
-    await _rebuild_answerer(context)
+    _rebuild_answerer(context)
     await reply(update, texts.KB_ADDED.format(title=escape(stored.title), passages=stored.passage_count, id=stored.id))
     return ConversationHandler.END
 
@@ -145,13 +147,20 @@ async def _remove(update: Update, context: ContextTypes.DEFAULT_TYPE, document_i
         detail = {"title": document.title}
         record_change(session, AUDIT_REMOVE, caller=caller, target=f"document:{document_id}", detail=detail)
         await remove_document(session, document_id)
-    await _rebuild_answerer(context)
+    _rebuild_answerer(context)
     await reply(update, texts.KB_REMOVED.format(title=escape(document.title)))
 
 
-async def _rebuild_answerer(context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Index the knowledge again and swap it in. Rebuilds run one at a time, so the last one to run has read
-    every upload committed before it and an older index never replaces a newer one."""
-    lock = context.bot_data.setdefault(_REBUILD_LOCK_KEY, asyncio.Lock())
-    async with lock:
-        context.bot_data[ANSWERER_KEY] = await build_answerer(sessions(context))
+def _rebuild_answerer(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Start indexing the knowledge again in the background; the new Answerer replaces the old one when ready.
+
+    Rebuilds run one at a time and read the database when they start, so the last one has every change committed
+    before it was started and an older index never replaces a newer one.
+    """
+    lock = context.bot_data.setdefault(REBUILD_LOCK_KEY, asyncio.Lock())
+
+    async def rebuild() -> None:
+        async with lock:
+            context.bot_data[ANSWERER_KEY] = await build_answerer(sessions(context))
+
+    context.bot_data[REBUILD_TASK_KEY] = context.application.create_task(rebuild(), name="kb-rebuild")

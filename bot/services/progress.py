@@ -120,12 +120,12 @@ async def held_activities(
             Activity.starts_at < until,
         )
     )
-    rows: dict[int, tuple[datetime, set[str], int | None, bool]] = {}
+    found: dict[int, tuple[datetime, int | None, bool]] = {}
+    kinds: dict[int, set[str]] = {}
     for activity_id, starts_at, main_kind, group_id, by_secretary, linked_kind in result.all():
-        _, kinds, _, _ = rows.setdefault(activity_id, (starts_at, {main_kind}, group_id, by_secretary))
-        if linked_kind is not None:
-            kinds.add(linked_kind)
-    return [held_activity(s, kinds, g, secretary, zone) for s, kinds, g, secretary in rows.values()]
+        found[activity_id] = (starts_at, group_id, by_secretary)
+        kinds.setdefault(activity_id, {main_kind}).add(linked_kind or main_kind)
+    return [held_activity(s, kinds[i], group, secretary, zone) for i, (s, group, secretary) in found.items()]
 
 
 async def branch_progress(session: AsyncSession, branch_id: int, now: datetime) -> list[ProgressLine]:
