@@ -1,7 +1,8 @@
 """Assemble the python-telegram-bot Application: the one switchboard of every command and button the bot answers.
 
-`build_application` wires settings, transport, start-up work (database, knowledge index, command menu) and the
-handlers; `run_polling` runs it against Telegram; `serving` runs it in-process (console, tests) the same way.
+`build_application` wires settings, transport, start-up work (database, knowledge index, command menu, and when
+asked the reminder runner) and the handlers; `run_polling` and `run_webhook` run it against Telegram; `serving`
+runs it in-process (console, tests) the same way.
 """
 
 from __future__ import annotations
@@ -10,12 +11,12 @@ import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import urlsplit
 
 from telegram import BotCommand, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     CallbackQueryHandler,
     CommandHandler,
@@ -27,9 +28,13 @@ from telegram.request import BaseRequest
 
 from bot.config import ConfigError, Settings
 from bot.db import make_engine, make_session_factory, upgrade_database
+from bot.notifier import ReplyRateLimiter, TelegramNotifier
 from bot.services.knowledge_base import build_answerer
 from handlers import activities, branch, checkin, common, errors, kb, keyboards, progress, qa, reminders, start, texts
 from knowledge.answer import Answerer
+from scheduler.pacing import Pacer
+from scheduler.planner import plan
+from scheduler.runner import DeliveryPolicy, QuietHours, ReminderRunner
 
 logger = logging.getLogger(__name__)
 
@@ -40,24 +45,31 @@ OFFLINE_TOKEN = "123456:OFFLINE"  # the in-process transport accepts any token; 
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
 RATE_LIMIT_RETRIES = 3
 _ENGINE_KEY = "db_engine"
+_RUNNER_KEY = "reminder_runner"
 
 
 def build_application(
-    settings: Settings, *, request: BaseRequest | None = None, answerer: Answerer | None = None
+    settings: Settings,
+    *,
+    request: BaseRequest | None = None,
+    answerer: Answerer | None = None,
+    deliver_reminders: bool = False,
 ) -> Application:
     """The Application. With ``request`` (an in-process transport) it has no updater and no rate limiter;
-    with ``answerer`` given, start-up uses it instead of indexing the knowledge base (tests)."""
+    with ``answerer`` given, start-up uses it instead of indexing the knowledge base (tests); with
+    ``deliver_reminders`` it plans and sends reminders from start-up until it stops (`run_polling`, `run_webhook`)."""
     builder = (
         Application.builder()
         .token(settings.telegram_bot_token or OFFLINE_TOKEN)
         .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=settings.timezone))
+        .post_stop(_stop_reminders)
         .post_shutdown(_shut_down)
     )
     if request is None:
         builder = (
             builder.base_url(settings.telegram_api_base_url)
             .base_file_url(settings.file_base_url)
-            .rate_limiter(AIORateLimiter(max_retries=RATE_LIMIT_RETRIES))
+            .rate_limiter(ReplyRateLimiter(max_retries=RATE_LIMIT_RETRIES))
         )
     else:
         builder = builder.request(request).get_updates_request(request).updater(None)
@@ -72,6 +84,8 @@ def build_application(
             application.bot_data[common.SESSIONS_KEY]
         )
         await _publish_commands(application)
+        if deliver_reminders:
+            _start_reminders(application, settings)
 
     application = builder.post_init(start_up).build()
     _register_handlers(application)
@@ -151,7 +165,39 @@ async def _publish_commands(app: Application) -> None:
         logger.warning("could not set the command menu: %s", error)
 
 
+def _start_reminders(app: Application, settings: Settings) -> None:
+    """The reminder runner: APScheduler jobs that plan reminders and deliver due ones through this bot."""
+    quiet = settings.quiet_hours
+    policy = DeliveryPolicy(
+        interval=settings.delivery_interval,
+        plan_interval=settings.plan_interval,
+        lease=settings.delivery_lease,
+        batch=settings.delivery_batch,
+        concurrency=settings.delivery_concurrency,
+        send_timeout=settings.send_timeout,
+        quiet_hours=QuietHours(*quiet) if quiet else None,
+        default_timezone=settings.timezone_name,
+    )
+    runner = ReminderRunner(
+        app.bot_data[common.SESSIONS_KEY],
+        TelegramNotifier(app.bot, timeout=settings.send_timeout),
+        policy=policy,
+        planner=plan,
+        pacer=Pacer(overall_rate=settings.send_rate),
+    )
+    app.bot_data[_RUNNER_KEY] = runner
+    runner.start()
+
+
+async def _stop_reminders(app: Application) -> None:
+    """Stop the runner while the bot can still send (in-flight reminders finish and are recorded)."""
+    runner = app.bot_data.pop(_RUNNER_KEY, None)
+    if runner is not None:
+        await runner.stop()
+
+
 async def _shut_down(app: Application) -> None:
+    await _stop_reminders(app)  # if start-up failed after starting it, post_stop was never called
     engine = app.bot_data.pop(_ENGINE_KEY, None)
     if engine is not None:
         await engine.dispose()
@@ -172,6 +218,8 @@ async def serving(app: Application) -> AsyncIterator[Application]:
             yield app
         finally:
             await app.stop()
+            if app.post_stop is not None:
+                await app.post_stop(app)
     finally:
         await app.shutdown()
         if app.post_shutdown is not None:
@@ -183,4 +231,31 @@ def run_polling(settings: Settings) -> None:
     if settings.telegram_bot_token is None:
         raise ConfigError("TELEGRAM_BOT_TOKEN is not set")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # it logs request URLs, which contain the token
-    build_application(settings).run_polling(allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False)
+    build_application(settings, deliver_reminders=True).run_polling(
+        allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False
+    )
+
+
+def run_webhook(settings: Settings) -> None:
+    """Serve Telegram's webhook (PTB's server) until SIGINT/SIGTERM: how several instances share one token.
+
+    Telegram posts updates to PARTYBOT_WEBHOOK_URL; a load balancer forwards them to any instance listening on
+    PARTYBOT_WEBHOOK_LISTEN:PARTYBOT_WEBHOOK_PORT at the URL's path. Requests without the secret token header
+    are refused (403). Each instance registers the same webhook at start-up and leaves it in place at exit.
+    """
+    if settings.telegram_bot_token is None:
+        raise ConfigError("TELEGRAM_BOT_TOKEN is not set")
+    if settings.webhook_url is None:
+        raise ConfigError("PARTYBOT_WEBHOOK_URL is not set (the public https:// address for Telegram's updates)")
+    if settings.webhook_secret is None:
+        raise ConfigError("PARTYBOT_WEBHOOK_SECRET is not set (1–256 characters of A-Z a-z 0-9 _ -)")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    build_application(settings, deliver_reminders=True).run_webhook(
+        listen=settings.webhook_listen,
+        port=settings.webhook_port,
+        url_path=urlsplit(settings.webhook_url).path.lstrip("/"),
+        webhook_url=settings.webhook_url,
+        secret_token=settings.webhook_secret,
+        allowed_updates=ALLOWED_UPDATES,
+        drop_pending_updates=False,
+    )

@@ -45,6 +45,12 @@ NO_TOKEN = (
 )
 
 
+WEBHOOK_UNSET = (
+    "--webhook 需要设置 PARTYBOT_WEBHOOK_URL 和 PARTYBOT_WEBHOOK_SECRET。"
+    " / --webhook needs PARTYBOT_WEBHOOK_URL and PARTYBOT_WEBHOOK_SECRET ([A-Za-z0-9_-], 1–256 characters)."
+)
+
+
 class CommandFailed(Exception):
     """The command could not do its job; the message is one line for the operator (exit status 1)."""
 
@@ -88,6 +94,8 @@ def configure_logging(settings: Settings) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     # Alembic narrates its plugins and dialect at INFO; bot.migrations logs the steps actually applied.
     logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
+    # APScheduler logs every job run at INFO (delivery runs every few seconds); scheduler.runner logs what they did.
+    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
 
 
 # --- database helpers ----------------------------------------------------------------------------------------
@@ -365,14 +373,18 @@ async def _upgrade(settings: Settings) -> None:
     await upgrade_database(settings.database_url)
 
 
-def _cmd_run(settings: Settings, _args: argparse.Namespace) -> int:
+def _cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     if settings.telegram_bot_token is None:
         print(NO_TOKEN, file=sys.stderr)
         return EXIT_USAGE
+    webhook = getattr(args, "webhook", False)
+    if webhook and (settings.webhook_url is None or settings.webhook_secret is None):
+        print(WEBHOOK_UNSET, file=sys.stderr)
+        return EXIT_USAGE
     _run_database(_upgrade(settings))
-    from bot.app import run_polling
+    from bot.app import run_polling, run_webhook
 
-    run_polling(settings)
+    (run_webhook if webhook else run_polling)(settings)
     return 0
 
 
@@ -405,9 +417,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.set_defaults(handler=_cmd_default)
     commands = parser.add_subparsers(title="子命令 / commands", metavar="COMMAND")
 
-    commands.add_parser("run", help="连接 Telegram 运行机器人（长轮询） / run the Telegram bot").set_defaults(
-        handler=_cmd_run
+    run = commands.add_parser("run", help="连接 Telegram 运行机器人（长轮询） / run the Telegram bot")
+    run.add_argument(
+        "--webhook",
+        action="store_true",
+        help="以 webhook 方式接收更新（可多实例） / receive updates by webhook (several instances)",
     )
+    run.set_defaults(handler=_cmd_run)
     commands.add_parser("chat", help="在终端里与机器人对话 / local console chat").set_defaults(handler=_cmd_chat)
 
     ask = commands.add_parser("ask", help="回答一个问题 / answer a question")

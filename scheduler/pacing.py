@@ -23,9 +23,10 @@ _PRUNE_EVERY = 1024  # sends between sweeps of chats that are idle again
 class Pacer:
     """When the next message to a chat may go; ``record`` a send when it goes, ``pause`` on ``RetryAfter``.
 
-    Spacing uses a fixed grid (the next slot follows the previous slot, not the moment the sender woke up), so
-    a sender that wakes a little late does not fall behind the rate; in any second at most one message more than
-    the rate goes out. Single-task use: one dispatcher asks ``ready_at`` and calls ``record``.
+    The overall rate keeps a fixed grid (the next slot follows the previous slot, not the moment the sender woke
+    up), so a sender that wakes a little late does not fall behind it; in any second at most one message more
+    than the rate goes out. Messages to one chat are spaced from the actual send. Single-task use: one
+    dispatcher asks ``ready_at`` and calls ``record``.
     """
 
     def __init__(
@@ -67,7 +68,7 @@ class Pacer:
         """A message to ``chat_id`` goes now."""
         now = self.clock()
         self._next_overall = _next_slot(self._next_overall, now, self.overall_interval)
-        self._next_for_chat[chat_id] = _next_slot(self._next_for_chat.get(chat_id, -math.inf), now, self.chat_interval)
+        self._next_for_chat[chat_id] = now + self.chat_interval  # from the actual send: a chat has no backlog
         if chat_id < 0:
             recent = self._group_sends.setdefault(chat_id, deque(maxlen=self.group_limit))
             recent.append(now)

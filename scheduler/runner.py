@@ -36,6 +36,7 @@ DELIVER_JOB = "deliver-reminders"
 PLAN_JOB = "plan-reminders"
 SNOOZE = "snooze"  # the 稍后提醒 button (payload {"snooze": true})
 LEASE_MARGIN = 2.0  # seconds a lease must outlast a send that starts now (clock skew, recording the result)
+UNREACHABLE_ERROR = "member unreachable: blocked the bot earlier"
 STOP_GRACE = 5.0  # seconds stop() waits beyond the send timeout for runs to finish
 
 
@@ -246,11 +247,13 @@ class ReminderRunner:
         if scheduler is None:
             return
         self._stopping = True
-        scheduler.shutdown(wait=False)
+        # No new runs; let the current ones end before shutting down (APScheduler cancels running coroutines).
+        scheduler.pause()
         if self._runs:
             _, late = await asyncio.wait(self._runs, timeout=self.policy.send_timeout + STOP_GRACE)
             for task in late:
                 task.cancel()
+        scheduler.shutdown(wait=False)
         logger.info("reminder runner stopped: owner=%s", self.owner)
 
     async def _deliver_job(self) -> None:
@@ -312,9 +315,7 @@ class ReminderRunner:
             if row.expired(now):
                 missed.append(row)
             elif row.member_id is not None and row.member_id in context.unreachable:
-                report.failed += await outbox.mark_failed(
-                    self.sessions, row.id, self.owner, "member unreachable: blocked the bot earlier"
-                )
+                report.failed += await outbox.mark_failed(self.sessions, row.id, self.owner, UNREACHABLE_ERROR)
             elif (until := self._quiet_until(row, context, now)) is not None:
                 if row.expired(until):
                     missed.append(row)
@@ -355,16 +356,16 @@ class _Dispatch:
         self.slots = asyncio.Semaphore(self.policy.concurrency)
         self.in_flight: set[asyncio.Task[None]] = set()
         self.halted = False  # recording a result failed (database trouble): send nothing more from this batch
+        self.blocked_chats: set[int] = set()  # answered 403 in this batch: the rest for them is not sent
 
     async def run(self) -> None:
         holding_slot = False
         while self.queue or self.in_flight:
             if not self.queue or self.halted or self.runner.stopping:
-                if self.queue and not self.halted:
-                    self.report.released += await outbox.release(
-                        self.runner.sessions, self.runner.owner, [row.id for row in self.queue]
-                    )
-                self.queue.clear()
+                unsent, self.queue = self.queue, []
+                if unsent and not self.halted:
+                    released = await outbox.release(self.runner.sessions, self.runner.owner, [r.id for r in unsent])
+                    self.report.released += released
                 if self.in_flight:
                     await asyncio.wait(self.in_flight, return_when=asyncio.FIRST_COMPLETED)
                 continue
@@ -373,6 +374,11 @@ class _Dispatch:
                 holding_slot = True
                 continue  # the queue may have changed while waiting
             row = min(self.queue, key=lambda r: self.pacer.ready_at(r.chat_id))
+            if row.chat_id in self.blocked_chats:
+                self.queue.remove(row)
+                failed = await outbox.mark_failed(self.runner.sessions, row.id, self.runner.owner, UNREACHABLE_ERROR)
+                self.report.failed += failed
+                continue
             ready, now = self.pacer.ready_at(row.chat_id), self.pacer.now()
             if ready > min(self.deadline, now + self.policy.interval):
                 await self._postpone_queue(now)
@@ -397,7 +403,8 @@ class _Dispatch:
             for row in self.queue
         }
         self.queue.clear()
-        self.report.postponed += await outbox.defer(self.runner.sessions, self.runner.owner, until)
+        postponed = await outbox.defer(self.runner.sessions, self.runner.owner, until)
+        self.report.postponed += postponed  # (not `+= await`: other tasks update the report meanwhile)
 
     async def _send(self, row: ClaimedReminder) -> None:
         runner = self.runner
@@ -408,6 +415,8 @@ class _Dispatch:
                 error: DeliveryError | None = None
             except DeliveryError as failure:
                 error = failure
+                if isinstance(failure, Blocked):
+                    self.blocked_chats.add(row.chat_id)
             except TimeoutError:
                 error = TransientError(f"no answer within {self.policy.send_timeout:g} s")
             except Exception as unexpected:  # a bug in the notifier must not lose the row: retry with backoff
@@ -434,9 +443,8 @@ class _Dispatch:
             if error.seconds <= self.policy.interval and self.pacer.now() + error.seconds <= self.deadline:
                 self.queue.append(row)  # a short pause: the dispatcher sends it again once it is over
             else:
-                self.report.postponed += await outbox.defer(
-                    sessions, owner, {row.id: now + timedelta(seconds=error.seconds)}
-                )
+                postponed = await outbox.defer(sessions, owner, {row.id: now + timedelta(seconds=error.seconds)})
+                self.report.postponed += postponed
             logger.info("flood control: id=%d chat=%d retry_after=%gs", row.id, row.chat_id, error.seconds)
         elif isinstance(error, Blocked):
             self.report.failed += 1
@@ -444,7 +452,8 @@ class _Dispatch:
                 self.report.unreachable += 1
             logger.info("reminder blocked: id=%d chat=%d member=%s", row.id, row.chat_id, row.member_id)
         elif isinstance(error, BadRequest):
-            self.report.failed += await outbox.mark_failed(sessions, row.id, owner, detail)
+            failed = await outbox.mark_failed(sessions, row.id, owner, detail)
+            self.report.failed += failed
             logger.warning("reminder rejected: id=%d chat=%d error=%r", row.id, row.chat_id, str(error))
         else:
             status = await outbox.mark_retry(sessions, row.id, owner, now, detail, self.policy.backoff)

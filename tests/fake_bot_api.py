@@ -15,6 +15,7 @@ from __future__ import annotations
 import email.parser
 import email.policy
 import json
+import sys
 import threading
 import time
 from collections import Counter, deque
@@ -37,6 +38,7 @@ class ScriptedBotApi(BotApiSimulator):
         self.webhook: JSON | None = None  # the last setWebhook parameters
         self._chat_faults: dict[tuple[str, int | None], deque[BotApiError]] = {}
         self._delays: dict[tuple[str, int | None], deque[float]] = {}
+        self.latency: dict[str, float] = {}  # seconds every call of a method takes (e.g. sendMessage: 0.02)
 
     def fail(self, method: str, error: BotApiError, *, chat_id: int | None = None, times: int = 1) -> None:
         """The next ``times`` calls of ``method`` (to ``chat_id``, or to any chat) are answered with ``error``."""
@@ -51,7 +53,7 @@ class ScriptedBotApi(BotApiSimulator):
     def take_delay(self, method: str, params: JSON) -> float:
         with self._changed:
             queue = self._delays.get((method, params.get("chat_id"))) or self._delays.get((method, None))
-            return queue.popleft() if queue else 0.0
+            return queue.popleft() if queue else self.latency.get(method, 0.0)
 
     def handle(
         self, method: str, params: JSON, files: dict[str, tuple[str | None, bytes]] | None = None
@@ -106,7 +108,7 @@ class FakeBotApiServer:
     ) -> None:
         self.token = token
         self.api = api or ScriptedBotApi(bot_id=int(token.partition(":")[0]), open_chats=open_chats)
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._http = _QuietHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._http.daemon_threads = True
         self._thread = threading.Thread(target=self._http.serve_forever, name="fake-bot-api", daemon=True)
 
@@ -156,6 +158,14 @@ def _parse_body(content_type: str, body: bytes) -> tuple[dict[str, str], dict[st
                 files[str(name)] = (part.get_filename(), payload)
         return fields, files
     return dict(parse_qsl(body.decode(), keep_blank_values=True)), {}
+
+
+class _QuietHTTPServer(ThreadingHTTPServer):
+    """Clients that go away mid-request (a killed bot, a cancelled long poll) are no error worth a traceback."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 def _handler_for(server: FakeBotApiServer) -> type[BaseHTTPRequestHandler]:

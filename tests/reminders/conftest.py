@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.models import Branch, Member, Reminder, Role
+from scheduler.pacing import Pacer
 from scheduler.runner import Button
 
 # 10:00 in Shanghai: outside the default quiet hours
@@ -23,7 +26,7 @@ _keys = itertools.count(1)
 
 @dataclass(slots=True)
 class Clock:
-    """A settable UTC clock for ``ReminderRunner(clock=...)``."""
+    """Virtual time for ``ReminderRunner(clock=...)`` and its pacer: sleeping advances it at once."""
 
     now: datetime = NOON_SHANGHAI
 
@@ -32,6 +35,16 @@ class Clock:
 
     def advance(self, **delta: float) -> None:
         self.now += timedelta(**delta)
+
+    def seconds(self) -> float:
+        return (self.now - NOON_SHANGHAI).total_seconds()
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += timedelta(microseconds=math.ceil(seconds * 1e6))  # never a zero step
+        await asyncio.sleep(0)
+
+    def pacer(self, **limits: Any) -> Pacer:
+        return Pacer(clock=self.seconds, sleep=self.sleep, **limits)
 
 
 @dataclass(slots=True)
@@ -102,8 +115,6 @@ async def add_rows(sessions: async_sessionmaker[AsyncSession], rows: Sequence[di
 
 
 async def statuses(sessions: async_sessionmaker[AsyncSession]) -> dict[int, str]:
-    from sqlalchemy import select
-
     async with sessions() as session:
         return dict((await session.execute(select(Reminder.id, Reminder.status))).all())
 
