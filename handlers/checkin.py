@@ -22,7 +22,7 @@ from telegram.error import BadRequest, Forbidden
 from telegram.ext import CallbackQueryHandler, ContextTypes, ConversationHandler, MessageHandler, filters
 from telegram.warnings import PTBUserWarning
 
-from bot.models import Activity, AttendanceMethod, Branch, LeaveReason
+from bot.models import Activity, AttendanceMethod, Branch, LeaveReason, Member
 from bot.services import attendance
 from bot.services.attendance import Outcome, Result, checkin_window
 from bot.services.when import format_when
@@ -327,11 +327,12 @@ async def proxy_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         await message.reply_text(_management_refusal(result, activity_id, name, local_now))
         return
     title = escape(_title(cast(Activity, result.activity), local_now))
+    who = escape(cast(Member, result.member).name)
     if leave is None:
-        await message.reply_text(texts.PROXY_PRESENT.format(name=escape(name), title=title))
+        await message.reply_text(texts.PROXY_PRESENT.format(name=who, title=title))
     else:
         reason = escape(_leave_detail(leave, note))
-        await message.reply_text(texts.PROXY_LEAVE.format(name=escape(name), reason=reason, title=title))
+        await message.reply_text(texts.PROXY_LEAVE.format(name=who, reason=reason, title=title))
 
 
 def _proxy_request(args: Sequence[str]) -> tuple[int, str, LeaveReason | None, str | None] | None:

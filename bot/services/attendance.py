@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -129,6 +129,8 @@ class AttendanceSummary:
 
 @dataclass(frozen=True, slots=True)
 class Result:
+    """An outcome and what the handler needs to word it (the fields an outcome does not use stay empty)."""
+
     outcome: Outcome
     activity: Activity | None = None
     choices: Sequence[Activity] = ()
@@ -136,7 +138,7 @@ class Result:
     code: str | None = None
     member: Member | None = None
     same_name: int = 0
-    summary: AttendanceSummary | None = field(default=None)
+    summary: AttendanceSummary | None = None
 
 
 # -- pure rules -----------------------------------------------------------------------------------------------------

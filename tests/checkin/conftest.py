@@ -157,4 +157,3 @@ async def world(sessions: async_sessionmaker[AsyncSession]) -> World:
 def soon() -> datetime:
     """A start time whose check-in window (30 minutes before, 60 after) is open now."""
     return datetime.now(UTC) + timedelta(minutes=10)
-
