@@ -559,9 +559,7 @@ async def _targets(session: AsyncSession, caller: Caller, name: str | None, repl
 
 def _nobody(name: str | None) -> str:
     """No member matched: by ``name``, or (None) the author of the replied-to message is not registered."""
-    return (
-        texts.NO_SUCH_MEMBER.format(name=escape(name)) if name is not None else texts.REPLIED_NOT_MEMBER
-    )
+    return texts.NO_SUCH_MEMBER.format(name=escape(name)) if name is not None else texts.REPLIED_NOT_MEMBER
 
 
 def _replied_user(message: Message) -> User | None:
