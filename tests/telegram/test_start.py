@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.services.branches import MSG_INVITE_INVALID
 from handlers import texts
 from tests.telegram.helpers import GROUP, ChatHarness, messages, plain
 
@@ -21,9 +22,9 @@ async def test_start_welcomes_and_says_what_it_can_do(bot: ChatHarness) -> None:
     assert "/help" in plain(reply) and "/ask" in plain(reply)
 
 
-async def test_start_with_join_link_answers_politely(bot: ChatHarness) -> None:
+async def test_start_with_unknown_join_link_answers_politely(bot: ChatHarness) -> None:
     (reply,) = messages(await bot.send("/start join_AbC123-xyz"))
-    assert plain(reply) == texts.JOIN_NOT_READY
+    assert plain(reply) == MSG_INVITE_INVALID
 
 
 async def test_start_with_other_payload_is_a_plain_welcome(bot: ChatHarness) -> None:
@@ -33,7 +34,7 @@ async def test_start_with_other_payload_is_a_plain_welcome(bot: ChatHarness) -> 
 
 async def test_help_lists_commands(bot: ChatHarness) -> None:
     (reply,) = messages(await bot.send("/help"))
-    for command in ("/ask", "/help", "/start"):
+    for command in ("/ask", "/new", "/checkin", "/leave", "/progress", "/export", "/setup", "/invite", "/themeday"):
         assert command in plain(reply)
 
 
