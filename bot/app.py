@@ -29,7 +29,6 @@ from telegram.request import BaseRequest
 from bot.config import ConfigError, Settings
 from bot.db import make_engine, make_session_factory, upgrade_database
 from bot.notifier import ReplyRateLimiter, TelegramNotifier
-from bot.services.knowledge_base import build_answerer
 from handlers import activities, branch, checkin, common, errors, kb, keyboards, progress, qa, reminders, start, texts
 from knowledge.answer import Answerer
 from scheduler.pacing import Pacer
@@ -80,9 +79,7 @@ def build_application(
         application.bot_data[_ENGINE_KEY] = engine
         application.bot_data[common.SESSIONS_KEY] = make_session_factory(engine)
         # The knowledge index (and jieba's dictionary) load here, once, never per message.
-        application.bot_data[qa.ANSWERER_KEY] = answerer or await build_answerer(
-            application.bot_data[common.SESSIONS_KEY]
-        )
+        await qa.install_answerer(application, answerer)
         await _publish_commands(application)
         if deliver_reminders:
             _start_reminders(application, settings)

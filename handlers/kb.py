@@ -25,13 +25,13 @@ from telegram.ext import CommandHandler, ContextTypes, ConversationHandler, Mess
 from bot.models import Role
 from bot.services.access import Caller
 from bot.services.audit import record_change
-from bot.services.knowledge_base import add_document, build_answerer, list_documents, remove_document
+from bot.services.knowledge_base import add_document, list_documents, remove_document
 from bot.services.progress import branch_timezone
 from bot.services.when import format_when
 from handlers import kb_texts as texts
 from handlers.common import caller_or_refuse, is_private, reply, sessions
 from handlers.formatting import escape
-from handlers.qa import ANSWERER_KEY
+from handlers.qa import rebuild_answerer
 from knowledge.ingest import MAX_FILE_BYTES, IngestError, parse_bytes
 
 KB_ROLES = frozenset({Role.SECRETARY, Role.ORGANIZATION})
@@ -40,8 +40,6 @@ AWAIT_DOCUMENT = timedelta(minutes=10)
 AUDIT_ADD = "kb.add"
 AUDIT_REMOVE = "kb.remove"
 _CAPTION_COMMAND = re.compile(r"^/kb(@\w+)?(\s|$)")
-REBUILD_LOCK_KEY = "kb_rebuild_lock"
-REBUILD_TASK_KEY = "kb_rebuild_task"  # bot_data: the latest rebuild, for whoever must wait for it (tests)
 
 
 def kb_conversation() -> ConversationHandler:
@@ -99,7 +97,7 @@ async def upload(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
         stored = await add_document(
             session, parsed, filename, scope=caller.branch.id, added_by=caller.member.telegram_user_id
         )
-    _rebuild_answerer(context)
+    rebuild_answerer(context.application)
     await reply(update, texts.KB_ADDED.format(title=escape(stored.title), passages=stored.passage_count, id=stored.id))
     return ConversationHandler.END
 
@@ -147,20 +145,5 @@ async def _remove(update: Update, context: ContextTypes.DEFAULT_TYPE, document_i
         detail = {"title": document.title}
         record_change(session, AUDIT_REMOVE, caller=caller, target=f"document:{document_id}", detail=detail)
         await remove_document(session, document_id)
-    _rebuild_answerer(context)
+    rebuild_answerer(context.application)
     await reply(update, texts.KB_REMOVED.format(title=escape(document.title)))
-
-
-def _rebuild_answerer(context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Start indexing the knowledge again in the background; the new Answerer replaces the old one when ready.
-
-    Rebuilds run one at a time and read the database when they start, so the last one has every change committed
-    before it was started and an older index never replaces a newer one.
-    """
-    lock = context.bot_data.setdefault(REBUILD_LOCK_KEY, asyncio.Lock())
-
-    async def rebuild() -> None:
-        async with lock:
-            context.bot_data[ANSWERER_KEY] = await build_answerer(sessions(context))
-
-    context.bot_data[REBUILD_TASK_KEY] = context.application.create_task(rebuild(), name="kb-rebuild")

@@ -7,8 +7,10 @@ the reply: the answer, its source, and up to three related topics as buttons; be
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import cast
@@ -16,18 +18,25 @@ from typing import cast
 from telegram import CallbackQuery, InlineKeyboardMarkup, Message, MessageEntity, Update, User
 from telegram.constants import ChatType
 from telegram.error import BadRequest
-from telegram.ext import ContextTypes, filters
+from telegram.ext import Application, ContextTypes, filters
 
 from bot.services.access import find_member
+from bot.services.knowledge_base import build_answerer, documents_version
 from handlers import keyboards, texts
-from handlers.common import sessions
+from handlers.common import SESSIONS_KEY, sessions
 from handlers.formatting import escape, split_message
 from knowledge.answer import Answerer
 from knowledge.answer_types import Answer, Candidate
 
 logger = logging.getLogger(__name__)
 
-ANSWERER_KEY = "answerer"  # bot_data entry holding the Answerer (set by bot/app.py at start-up)
+ANSWERER_KEY = "answerer"  # bot_data entry holding the Answerer (set by install_answerer at start-up)
+ANSWERER_VERSION_KEY = "answerer_documents_version"  # the stored documents the Answerer was built from
+REBUILD_LOCK_KEY = "answerer_rebuild_lock"
+REBUILD_TASK_KEY = "answerer_rebuild_task"  # the latest rebuild, for whoever must wait for it (tests)
+CHECKED_AT_KEY = "answerer_checked_at"
+# Another instance may add or remove a document; each instance looks at most this often (one tiny query).
+VERSION_CHECK_SECONDS = 30.0
 MAX_QUESTION_CHARS = 1000
 MAX_RELATED = 3
 
@@ -146,6 +155,43 @@ def _offerable(candidates: Iterable[Candidate], *, own_key: str | None) -> list[
 # -- plumbing -----------------------------------------------------------------------------------------------------
 
 
+async def install_answerer(application: Application, answerer: Answerer | None = None) -> None:
+    """At start-up: the given Answerer (tests), or one over the curated knowledge and every stored document."""
+    async with application.bot_data[SESSIONS_KEY]() as session:
+        version = await documents_version(session)
+    application.bot_data[ANSWERER_KEY] = answerer or await build_answerer(application.bot_data[SESSIONS_KEY])
+    application.bot_data[ANSWERER_VERSION_KEY] = version
+    application.bot_data[CHECKED_AT_KEY] = time.monotonic()
+
+
+def rebuild_answerer(application: Application) -> None:
+    """Index the knowledge again in the background; the new Answerer replaces the old one when ready.
+
+    Rebuilds run one at a time and read the database when they start, so the last one has every change committed
+    before it was started and an older index never replaces a newer one.
+    """
+    lock = application.bot_data.setdefault(REBUILD_LOCK_KEY, asyncio.Lock())
+
+    async def rebuild() -> None:
+        async with lock:
+            await install_answerer(application)
+
+    application.bot_data[REBUILD_TASK_KEY] = application.create_task(rebuild(), name="answerer-rebuild")
+
+
+async def _keep_current(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Rebuild when another instance changed the stored documents (looked at every VERSION_CHECK_SECONDS)."""
+    data = context.bot_data
+    now = time.monotonic()
+    if now - data.get(CHECKED_AT_KEY, now) < VERSION_CHECK_SECONDS:
+        return
+    data[CHECKED_AT_KEY] = now
+    async with sessions(context)() as session:
+        version = await documents_version(session)
+    if version != data.get(ANSWERER_VERSION_KEY):
+        rebuild_answerer(context.application)
+
+
 def _answerer(context: ContextTypes.DEFAULT_TYPE) -> Answerer:
     return cast(Answerer, context.bot_data[ANSWERER_KEY])
 
@@ -174,6 +220,7 @@ async def _answer_question(message: Message, context: ContextTypes.DEFAULT_TYPE,
     elif len(question) > MAX_QUESTION_CHARS:
         reply = Reply([texts.QUESTION_TOO_LONG.format(limit=MAX_QUESTION_CHARS)])
     else:
+        await _keep_current(context)
         scope = await _asker_branch(context, message.from_user)
         reply = answer_reply(_answerer(context).answer(question, scope))
     await _send(message, reply)

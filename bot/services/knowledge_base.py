@@ -10,7 +10,7 @@ import asyncio
 import json
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.models import Document, DocumentPassage
@@ -89,6 +89,14 @@ async def load_passages(session: AsyncSession) -> list[Passage]:
         )
         for row, document in result.all()
     ]
+
+
+async def documents_version(session: AsyncSession) -> tuple[int, int]:
+    """(number of stored documents, highest id): changes whenever any instance adds or removes a document."""
+    count, highest = (
+        await session.execute(select(func.count(Document.id), func.coalesce(func.max(Document.id), 0)))
+    ).one()
+    return int(count), int(highest)
 
 
 async def build_answerer(sessions: async_sessionmaker[AsyncSession]) -> Answerer:

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.models import AuditLog, Document
 from bot.services.knowledge_base import add_document
-from handlers import kb
+from handlers import qa
 from knowledge.ingest import MAX_FILE_BYTES, parse_bytes
 from tests.progress.conftest import CAROL, ORGANIZER, OTHER_SECRETARY, World, snapshot
 from tests.telegram.helpers import ALICE, BOB, ChatHarness, messages, plain
@@ -37,13 +37,13 @@ async def upload(bot: ChatHarness, content: bytes, name: str, *, user: dict = AL
 
 async def indexed(bot: ChatHarness) -> None:
     """Wait for the background rebuild of the Answerer that an upload or removal started."""
-    await bot.app.bot_data[kb.REBUILD_TASK_KEY]
+    await bot.app.bot_data[qa.REBUILD_TASK_KEY]
 
 
 async def test_docx_upload_answers_its_branch_only(
     bot: ChatHarness, sessions: async_sessionmaker[AsyncSession], world: World
 ) -> None:
-    lock = bot.app.bot_data.setdefault(kb.REBUILD_LOCK_KEY, asyncio.Lock())
+    lock = bot.app.bot_data.setdefault(qa.REBUILD_LOCK_KEY, asyncio.Lock())
     async with lock:  # hold the rebuild back: questions are still answered, by the old Answerer
         (added,) = messages(await upload(bot, rules_docx(), "读书分享会.docx"))
         assert plain(added).startswith(f"已添加《{RULES_TITLE}》（2 段，编号 1）")
