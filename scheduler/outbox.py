@@ -28,6 +28,7 @@ from sqlalchemy import Select, Update, and_, literal_column, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.models import ORGANIZER_ROLES, Branch, Member, Reminder, ReminderStatus, Role
+from bot.services.reminders import branch_zone
 
 logger = logging.getLogger(__name__)
 
@@ -346,7 +347,7 @@ async def _merge_notice(
     if postgres:
         branch_query = branch_query.with_for_update(key_share=True)
     branch = (await session.execute(branch_query)).one()
-    zone = _zone(branch.timezone, "Asia/Shanghai")
+    zone = branch_zone(branch.timezone)
     open_notice = (
         await session.execute(
             select(R.c.id, R.c.payload)

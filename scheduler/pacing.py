@@ -24,9 +24,9 @@ class Pacer:
     """When the next message to a chat may go; ``record`` a send when it goes, ``pause`` on ``RetryAfter``.
 
     The overall rate keeps a fixed grid (the next slot follows the previous slot, not the moment the sender woke
-    up), so a sender that wakes a little late does not fall behind it; in any second at most one message more
-    than the rate goes out. Messages to one chat are spaced from the actual send. Single-task use: one
-    dispatcher asks ``ready_at`` and calls ``record``.
+    up), so a sender that wakes a little late does not fall behind it, and no second ever holds more messages than
+    the rate. Messages to one chat are spaced from the actual send. Single-task use: one dispatcher asks
+    ``ready_at`` and calls ``record``.
     """
 
     def __init__(
@@ -42,6 +42,7 @@ class Pacer:
         if overall_rate <= 0 or chat_interval < 0 or group_limit < 1 or group_window < 0:
             raise ValueError("pacing limits must be positive")
         self.overall_interval = 1.0 / overall_rate
+        self._last_second: deque[float] = deque(maxlen=max(1, math.floor(overall_rate)))  # the latest sends
         self.chat_interval = chat_interval
         self.group_limit = group_limit
         self.group_window = group_window
@@ -59,6 +60,8 @@ class Pacer:
     def ready_at(self, chat_id: int) -> float:
         """The earliest clock time at which a message to ``chat_id`` respects every limit."""
         ready = max(self._next_overall, self._paused_until, self._next_for_chat.get(chat_id, -math.inf))
+        if len(self._last_second) == self._last_second.maxlen:
+            ready = max(ready, self._last_second[0] + 1.0)  # never more than the rate within one second
         recent = self._group_sends.get(chat_id)
         if recent is not None and len(recent) >= self.group_limit:
             ready = max(ready, recent[0] + self.group_window)
@@ -68,6 +71,7 @@ class Pacer:
         """A message to ``chat_id`` goes now."""
         now = self.clock()
         self._next_overall = _next_slot(self._next_overall, now, self.overall_interval)
+        self._last_second.append(now)
         self._next_for_chat[chat_id] = now + self.chat_interval  # from the actual send: a chat has no backlog
         if chat_id < 0:
             recent = self._group_sends.setdefault(chat_id, deque(maxlen=self.group_limit))

@@ -236,11 +236,6 @@ class ReminderRunner:
             self.policy.concurrency,
         )
 
-    def plan_soon(self) -> None:
-        """Run the planner at once (after a write that changes what is due), if the runner is started."""
-        if self._scheduler is not None and self.planner is not None:
-            self._scheduler.modify_job(PLAN_JOB, next_run_time=datetime.now(UTC))
-
     async def stop(self) -> None:
         """Stop scheduling; a run in progress sends what is in flight, releases the rest and ends. Idempotent."""
         scheduler, self._scheduler = self._scheduler, None
@@ -297,15 +292,16 @@ class ReminderRunner:
         while not self._stopping:
             claimed = await outbox.claim_due(self.sessions, self.owner, self.clock(), self.policy.batch, lease)
             report.claimed += len(claimed)
-            if claimed:
-                await self._deliver_batch(claimed, report)
+            if claimed and not await self._deliver_batch(claimed, report):
+                break  # results could not be recorded: no more sends until the next run
             if len(claimed) < self.policy.batch:
                 break
         if report:
             logger.info("reminder delivery run: owner=%s %s", self.owner, report.summary())
         return report
 
-    async def _deliver_batch(self, rows: list[ClaimedReminder], report: DeliveryReport) -> None:
+    async def _deliver_batch(self, rows: list[ClaimedReminder], report: DeliveryReport) -> bool:
+        """Miss, defer or send each claimed row; False if recording a send failed."""
         now = self.clock()
         context = await outbox.delivery_context(self.sessions, rows, self.policy.default_timezone)
         missed: list[ClaimedReminder] = []
@@ -327,8 +323,7 @@ class ReminderRunner:
             report.missed += await outbox.mark_missed(self.sessions, missed, self.owner, now)
         if deferred:
             report.deferred += await outbox.defer(self.sessions, self.owner, deferred)
-        if sendable:
-            await _Dispatch(self, sendable, report).run()
+        return await _Dispatch(self, sendable, report).run() if sendable else True
 
     def _quiet_until(self, row: ClaimedReminder, context: DeliveryContext, now: datetime) -> datetime | None:
         quiet = self.policy.quiet_hours
@@ -358,7 +353,8 @@ class _Dispatch:
         self.halted = False  # recording a result failed (database trouble): send nothing more from this batch
         self.blocked_chats: set[int] = set()  # answered 403 in this batch: the rest for them is not sent
 
-    async def run(self) -> None:
+    async def run(self) -> bool:
+        """Send the batch; False if it halted (results could not be recorded)."""
         holding_slot = False
         while self.queue or self.in_flight:
             if not self.queue or self.halted or self.runner.stopping:
@@ -394,6 +390,7 @@ class _Dispatch:
             holding_slot = False
         if holding_slot:
             self.slots.release()
+        return not self.halted
 
     async def _postpone_queue(self, now: float) -> None:
         """Every queued row waits for a chat that is busy beyond this run: pending again, due when it is free."""

@@ -37,7 +37,7 @@ def _most_in_window(times: list[float], window: float) -> int:
 async def test_overall_rate_is_30_per_second_across_chats() -> None:
     time = VirtualTime()
     times = await _send_times(_pacer(time), time, list(range(1, 301)))  # 300 different private chats
-    assert _most_in_window(times, 1.0) <= 31
+    assert _most_in_window(times, 1.0) == 30
     assert 299 / 30 - 1e-6 <= times[-1] <= 299 / 30 + 1e-6  # no slower than the limit either
 
 
@@ -81,4 +81,4 @@ async def test_a_late_sender_keeps_the_rate() -> None:
         if (wait := pacer.ready_at(chat) - time.now) > 0:
             time.now += wait + 0.002  # every sleep overshoots by 2 ms
         pacer.record(chat)
-    assert time.now <= 299 / 30 + 0.01
+    assert time.now <= 299 / 30 * 1.01  # the one-second window costs a late sender under 1 %
