@@ -292,7 +292,8 @@ def _reason_question(activity: Activity, local_now: datetime) -> tuple[str, Inli
 
 
 def _leave_words(words: Sequence[str]) -> tuple[LeaveReason, str | None]:
-    """ "出差 去北京培训" -> (出差, "去北京培训"); words without a known reason first are a note under 其他."""
+    """The words after /leave or 请假: 出差 去北京培训 -> (出差, 去北京培训); without a known reason first, all
+    the words are a note under 其他."""
     if words and words[0] in set(LeaveReason):
         return LeaveReason(words[0]), " ".join(words[1:]) or None
     return LeaveReason.OTHER, " ".join(words) or None

@@ -16,6 +16,7 @@ from bot.models import (
     AuditLog,
     CheckinCodeAttempt,
     LeaveReason,
+    Member,
 )
 from bot.services import attendance
 from bot.services.attendance import Outcome, more_than_half
@@ -311,8 +312,8 @@ async def summary(world: World, activity_id: int, user: dict = ALICE) -> attenda
     return result.summary
 
 
-def names(members: list) -> list[str]:
-    return [m.name if hasattr(m, "name") else m.member.name for m in members]
+def names(members: list[Member]) -> list[str]:
+    return [m.name for m in members]
 
 
 async def test_members_meeting_quorum_excludes_probationary_members(world: World) -> None:
