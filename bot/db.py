@@ -20,7 +20,8 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
 ALEMBIC_INI = Path(__file__).with_name("alembic.ini")
-SQLITE_BUSY_TIMEOUT_MS = 5000
+SQLITE_BUSY_TIMEOUT_MS = 5000  # another process (a CLI command) holding the write lock
+SQLITE_POOL_TIMEOUT_S = 60.0
 # Alembic keeps its running environment in module globals: one upgrade at a time per process. (Several
 # processes are fine: the migration transaction serialises them in the database.)
 _UPGRADE_LOCK = threading.Lock()
@@ -68,9 +69,12 @@ def make_engine(database_url: str, *, enforce_foreign_keys: bool = True) -> Asyn
     ``enforce_foreign_keys=False`` is for migrations only: SQLite batch mode recreates tables, which must not
     fire ``ON DELETE CASCADE``.
     """
-    engine = create_async_engine(database_url)
-    if engine.dialect.name != "sqlite":
-        return engine
+    if not is_sqlite(database_url):
+        return create_async_engine(database_url)
+    # One connection per process: SQLite has one writer at a time anyway (every transaction is BEGIN IMMEDIATE),
+    # and waiting in the pool's queue is first come, first served, whereas waiting in SQLite's busy handler is
+    # polling that a burst of check-ins can lose ("database is locked" after busy_timeout).
+    engine = create_async_engine(database_url, pool_size=1, max_overflow=0, pool_timeout=SQLITE_POOL_TIMEOUT_S)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
@@ -78,6 +82,9 @@ def make_engine(database_url: str, *, enforce_foreign_keys: bool = True) -> Asyn
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
+        # With WAL, NORMAL keeps the database consistent after a crash and skips an fsync per commit; only the
+        # last commits before a power cut can be lost.
+        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute(f"PRAGMA foreign_keys={'ON' if enforce_foreign_keys else 'OFF'}")
         cursor.close()

@@ -51,12 +51,16 @@ async def authorize(
     roles: Collection[Role] | None = None,
 ) -> Caller:
     """The caller, if they may do ``action`` in this chat; ``roles=None`` allows every member."""
-    member = await find_member(session, telegram_user_id)
-    if member is None:
+    found = (
+        await session.execute(
+            select(Member, Branch)
+            .join(Branch, Branch.id == Member.branch_id)
+            .where(Member.telegram_user_id == telegram_user_id)
+        )
+    ).first()
+    if found is None:
         raise AccessDenied(NOT_REGISTERED)
-    branch = await session.get(Branch, member.branch_id)
-    if branch is None:  # the foreign key forbids it; kept for the type checker
-        raise AccessDenied(NOT_REGISTERED)
+    member, branch = found
     if not private and branch.chat_id != chat_id:
         raise AccessDenied(WRONG_GROUP)
     if roles is not None and Role(member.role) not in roles:
