@@ -30,7 +30,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -40,15 +39,14 @@ from typing import Any, NamedTuple
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import Engine, event, func, insert, select, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy import Engine, event, func, insert, select  # noqa: E402
 from sqlalchemy.exc import SQLAlchemyError  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker  # noqa: E402
 from telegram import Update  # noqa: E402
 
 from bot.app import build_application, serving  # noqa: E402
 from bot.config import Settings  # noqa: E402
-from bot.db import make_engine, make_session_factory, upgrade_database  # noqa: E402
+from bot.db import make_engine, make_session_factory, scratch_postgresql_database, upgrade_database  # noqa: E402
 from bot.models import Activity, ActivityKind, Attendance, AttendanceMethod, Branch, Member  # noqa: E402
 from bot.services import attendance  # noqa: E402
 from bot.services.access import authorize  # noqa: E402
@@ -269,16 +267,6 @@ async def run_scenario(scenario: Scenario, database: str, url: str, args: argpar
 # -- databases ------------------------------------------------------------------------------------------------------
 
 
-async def admin(url: str, statement: str) -> None:
-    engine = make_engine(url)
-    try:
-        async with engine.connect() as connection:
-            await connection.execution_options(isolation_level="AUTOCOMMIT")
-            await connection.execute(text(statement))
-    finally:
-        await engine.dispose()
-
-
 def set_sqlite_synchronous(mode: str) -> None:
     """Every SQLite connection any engine opens from now on (the Application's too) gets ``synchronous=mode``."""
 
@@ -309,15 +297,8 @@ async def main(args: argparse.Namespace) -> None:
                 if database == sqlite_label:
                     rows += await run_scenario(scenario, database, f"sqlite+aiosqlite:///{scratch}/b{number}.db", args)
                     continue
-                base = make_url(args.pg_url)
-                scratch_name = f"{base.database or 'partybot'}_bench_{uuid.uuid4().hex[:8]}"
-                admin_url = base.render_as_string(hide_password=False)
-                await admin(admin_url, f'CREATE DATABASE "{scratch_name}"')
-                try:
-                    url = base.set(database=scratch_name).render_as_string(hide_password=False)
+                async with scratch_postgresql_database(args.pg_url, "bench") as url:
                     rows += await run_scenario(scenario, database, url, args)
-                finally:
-                    await admin(admin_url, f'DROP DATABASE IF EXISTS "{scratch_name}" WITH (FORCE)')
     header = ["scenario", "database", "path", "check-ins", "per s", "p50 ms", "p99 ms", "CPU ms each", "not stored"]
     table = [header, *(row.cells() for row in rows)]
     widths = [max(len(line[i]) for line in table) for i in range(len(header))]

@@ -21,7 +21,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,14 +30,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("PTB_TIMEDELTA", "1")
 
-from sqlalchemy import text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker  # noqa: E402
 from telegram import Update  # noqa: E402
 
 from bot.app import build_application, serving  # noqa: E402
 from bot.config import Settings  # noqa: E402
-from bot.db import make_engine, make_session_factory, upgrade_database  # noqa: E402
+from bot.db import make_engine, make_session_factory, scratch_postgresql_database, upgrade_database  # noqa: E402
 from bot.models import (  # noqa: E402
     COMMITTEE_ROLES,
     Activity,
@@ -220,16 +217,6 @@ async def bench(database_url: str, label: str, repeat: int) -> None:
         print(f"   {path:<12} {name:<18} {median:>10.1f} {worst:>8.1f}  < {target:.0f} ms {verdict}")
 
 
-async def _admin(url: str, statement: str) -> None:
-    engine = make_engine(url)
-    try:
-        async with engine.connect() as connection:
-            await connection.execution_options(isolation_level="AUTOCOMMIT")
-            await connection.execute(text(statement))
-    finally:
-        await engine.dispose()
-
-
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=15, help="runs per measurement (median reported)")
@@ -238,14 +225,8 @@ async def main() -> None:
     with tempfile.TemporaryDirectory() as directory:
         await bench(f"sqlite+aiosqlite:///{Path(directory) / 'bench.db'}", "SQLite", args.repeat)
     if args.database_url:
-        url = make_url(args.database_url)
-        name = f"{url.database or 'partybot'}_bench_{uuid.uuid4().hex[:8]}"
-        admin = url.render_as_string(hide_password=False)
-        await _admin(admin, f'CREATE DATABASE "{name}"')
-        try:
-            await bench(url.set(database=name).render_as_string(hide_password=False), "PostgreSQL", args.repeat)
-        finally:
-            await _admin(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        async with scratch_postgresql_database(args.database_url, "bench") as url:
+            await bench(url, "PostgreSQL", args.repeat)
 
 
 if __name__ == "__main__":

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, event
+from sqlalchemy import DateTime, event, text
 from sqlalchemy.engine import Connection, Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -117,3 +120,29 @@ def _upgrade_head(database_url: str) -> None:
 async def upgrade_database(database_url: str) -> None:
     """Bring the schema to the newest migration (creating the SQLite file and its directory if needed)."""
     await asyncio.to_thread(_upgrade_head, database_url)
+
+
+async def _execute_outside_transaction(database_url: str, statement: str) -> None:
+    engine = make_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            await connection.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+@asynccontextmanager
+async def scratch_postgresql_database(server_url: str, label: str = "scratch") -> AsyncIterator[str]:
+    """The URL of a new, empty PostgreSQL database beside the one in ``server_url``, dropped afterwards.
+
+    For tests and benchmarks: each gets its own database, so parallel runs never disturb each other.
+    """
+    url = make_url(server_url)
+    name = f"{url.database or 'partybot'}_{label}_{uuid.uuid4().hex[:10]}"
+    server = url.render_as_string(hide_password=False)
+    await _execute_outside_transaction(server, f'CREATE DATABASE "{name}"')
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        await _execute_outside_transaction(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -7,31 +7,18 @@ parallel checkouts do not disturb each other.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db import make_engine, make_session_factory, upgrade_database
+from bot.db import make_engine, make_session_factory, scratch_postgresql_database, upgrade_database
 
 os.environ["PTB_TIMEDELTA"] = "1"
 
 PG_URL_ENV = "PARTYBOT_TEST_DATABASE_URL"
 _BACKENDS = ["sqlite", "postgresql"] if os.environ.get(PG_URL_ENV) else ["sqlite"]
-
-
-async def _admin(url: str, statement: str) -> None:
-    engine = make_engine(url)
-    try:
-        async with engine.connect() as connection:
-            await connection.execution_options(isolation_level="AUTOCOMMIT")
-            await connection.execute(text(statement))
-    finally:
-        await engine.dispose()
 
 
 @pytest.fixture
@@ -40,14 +27,8 @@ async def postgresql_url() -> AsyncIterator[str]:
     base = os.environ.get(PG_URL_ENV)
     if not base:
         pytest.skip(f"{PG_URL_ENV} is not set")
-    url = make_url(base)
-    name = f"{url.database or 'partybot'}_{uuid.uuid4().hex[:10]}"
-    admin = url.render_as_string(hide_password=False)
-    await _admin(admin, f'CREATE DATABASE "{name}"')
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        await _admin(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    async with scratch_postgresql_database(base, "test") as url:
+        yield url
 
 
 @pytest.fixture(params=_BACKENDS)
