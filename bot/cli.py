@@ -86,10 +86,13 @@ def _quote(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def configure_logging(settings: Settings) -> None:
+def configure_logging(settings: Settings, *, console: bool = False) -> None:
+    """Key=value lines on stderr. In the console chat they would interleave with the conversation, so there
+    only warnings show unless PARTYBOT_LOG_LEVEL asks for more."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(KeyValueFormatter([settings.telegram_bot_token or ""]))
-    logging.basicConfig(level=settings.log_level, handlers=[handler], force=True)
+    level = "WARNING" if console and "log_level" not in settings.model_fields_set else settings.log_level
+    logging.basicConfig(level=level, handlers=[handler], force=True)
     # httpx logs every request URL at INFO, and Bot API URLs contain the token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     # Alembic narrates its plugins and dialect at INFO; bot.migrations logs the steps actually applied.
@@ -495,7 +498,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return EXIT_USAGE
-    configure_logging(settings)
+    console = args.handler is _cmd_chat or (args.handler is _cmd_default and not settings.telegram_bot_token)
+    configure_logging(settings, console=console)
     try:
         return int(args.handler(settings, args))
     except CommandFailed as exc:

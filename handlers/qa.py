@@ -137,7 +137,10 @@ def _found_reply(answer: Answer) -> Reply:
     parts = [escape(answer.answer.strip())]
     if answer.source is not None:
         section = f" {escape(answer.source.section)}" if answer.source.section else ""
-        parts.append(texts.SOURCE_LINE.format(title=escape(answer.source.title), section=section))
+        title = answer.source.title
+        if not title.startswith("《"):  # a document title; calculator sources already name theirs with 《》
+            title = f"《{title}》"
+        parts.append(texts.SOURCE_LINE.format(title=escape(title), section=section))
     if related:
         parts.append(texts.RELATED_HINT)
     return Reply(split_message("\n\n".join(parts)), keyboards.related_keyboard(related))

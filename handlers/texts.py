@@ -72,7 +72,7 @@ MENTION_USAGE = "请在 @{username} 后面写上问题，例如：\n<code>@{user
 EMPTY_QUESTION = "请用文字发送您的问题，例如：党员大会多久开一次"
 QUESTION_TOO_LONG = "问题太长了，请控制在 {limit} 字以内，简要说明您想了解什么。"
 
-SOURCE_LINE = "<i>来源：《{title}》{section}</i>"
+SOURCE_LINE = "<i>来源：{title}{section}</i>"
 RELATED_HINT = "相关问题："
 UNTITLED_TOPIC = "相关主题"  # button label for a passage without a heading
 NOT_FOUND = "抱歉，没有找到可靠的答案。为免误导，我不凭空作答。"
