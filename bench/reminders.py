@@ -32,7 +32,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
@@ -47,10 +46,9 @@ os.environ.setdefault("PTB_TIMEDELTA", "1")
 
 import aiosqlite.core  # noqa: E402
 from sqlalchemy import bindparam, func, insert, select, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker  # noqa: E402
 
-from bot.db import UTCDateTime, make_engine, make_session_factory, upgrade_database  # noqa: E402
+from bot.db import UTCDateTime, make_engine, make_session_factory, scratch_postgresql_database, upgrade_database  # noqa: E402
 from bot.models import (  # noqa: E402
     Activity,
     ActivityKind,
@@ -86,16 +84,8 @@ async def database(kind: str, admin_url: str | None, label: str) -> AsyncIterato
                 yield url, sessions
         return
     assert admin_url is not None
-    base = make_url(admin_url)
-    name = f"{base.database or 'partybot'}_bench_{uuid.uuid4().hex[:8]}"
-    admin = base.render_as_string(hide_password=False)
-    await _admin(admin, f'CREATE DATABASE "{name}"')
-    try:
-        url = base.set(database=name).render_as_string(hide_password=False)
-        async with _migrated(url) as sessions:
-            yield url, sessions
-    finally:
-        await _admin(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    async with scratch_postgresql_database(admin_url, "bench") as url, _migrated(url) as sessions:
+        yield url, sessions
 
 
 @asynccontextmanager
@@ -104,16 +94,6 @@ async def _migrated(url: str) -> AsyncIterator[Sessions]:
     engine = make_engine(url)
     try:
         yield make_session_factory(engine)
-    finally:
-        await engine.dispose()
-
-
-async def _admin(url: str, statement: str) -> None:
-    engine = make_engine(url)
-    try:
-        async with engine.connect() as connection:
-            await connection.execution_options(isolation_level="AUTOCOMMIT")
-            await connection.execute(text(statement))
     finally:
         await engine.dispose()
 
