@@ -2,7 +2,7 @@
 check-ins through the service alone, on SQLite and on PostgreSQL.
 
 Usage: python bench/checkin.py [--pg-url URL | --no-pg] [--rounds N] [--district-checkins N] [--concurrency N]
-                              [--sqlite-synchronous NORMAL] [--api-latency-ms MS]
+                              [--sqlite-synchronous FULL] [--api-latency-ms MS]
 
 Scenarios: one branch of 50 members (``--rounds`` activities, everyone checks in to each) and a district of
 500 branches × 40 members (20,000 members seeded with bulk inserts, one open activity per branch; the first
@@ -11,8 +11,8 @@ Scenarios: one branch of 50 members (``--rounds`` activities, everyone checks in
 - application, one at a time: ``process_update`` per press, as PTB runs without concurrent updates;
 - application, N at once: N presses in flight, as with ``concurrent_updates=N``.
 PostgreSQL runs in a scratch database created next to the one in ``--pg-url`` and dropped afterwards.
-``--sqlite-synchronous NORMAL`` sets that pragma on every SQLite connection (bot/db.py leaves SQLite's default,
-FULL: one fsync per commit) to show what the usual WAL setting would change. ``--api-latency-ms`` delays every
+``--sqlite-synchronous FULL|OFF`` overrides the pragma bot/db.py sets on every SQLite connection (NORMAL, the usual
+WAL setting) to show what durability costs. ``--api-latency-ms`` delays every
 Bot API call by a simulated network round trip (Telegram is 50–300 ms away in production; in process it is 0), to
 show what one-at-a-time processing costs when each press waits for its answerCallbackQuery.
 Prints a table (throughput, p50/p99 latency per check-in, the process's CPU time per check-in — the figure least
@@ -288,7 +288,7 @@ async def main(args: argparse.Namespace) -> None:
         Scenario("1 branch × 50", 1, 50, args.rounds, None),
         Scenario("500 branches × 40", 500, 40, 1, args.district_checkins),
     ]
-    sqlite_label = f"sqlite, synchronous={args.sqlite_synchronous or 'FULL'}"
+    sqlite_label = f"sqlite, synchronous={args.sqlite_synchronous or 'NORMAL'}"
     databases = [sqlite_label] + ([] if args.no_pg else ["postgresql"])
     rows: list[Row] = []
     with tempfile.TemporaryDirectory() as scratch:
@@ -315,6 +315,6 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=20, help="activities per path in the 50-member branch")
     parser.add_argument("--district-checkins", type=int, default=5000, help="check-ins per path in the district")
     parser.add_argument("--concurrency", type=int, default=16, help="presses in flight on the concurrent path")
-    parser.add_argument("--sqlite-synchronous", choices=["NORMAL", "OFF"], help="override SQLite's FULL default")
+    parser.add_argument("--sqlite-synchronous", choices=["FULL", "OFF"], help="override bot/db.py's NORMAL")
     parser.add_argument("--api-latency-ms", type=float, default=0.0, help="simulated Bot API round trip")
     asyncio.run(main(parser.parse_args()))
