@@ -27,13 +27,13 @@ from bot.services.reminders import (
     set_theme_day_rule,
     snooze_reminder,
 )
+from bot.services.theme_day import ThemeDay, ThemeDayRule, ThemeDayRuleError, calendar_covers, from_compact, move_text
+from bot.services.theme_day import parse_rule as parse_theme_day_rule
 from bot.services.when import WEEKDAY_NAMES, format_when
 from handlers import reminders_texts as texts
 from handlers.common import caller_or_refuse, is_private, reply, sessions
 from handlers.formatting import escape
 from handlers.keyboards import Action, decode
-from scheduler.theme_day import ThemeDay, ThemeDayRule, ThemeDayRuleError, calendar_covers, from_compact, move_text
-from scheduler.theme_day import parse_rule as parse_theme_day_rule
 
 SNOOZE_PATTERN = f"^{Action.SNOOZE}:"
 THEMEDAY_ROLES = frozenset({Role.SECRETARY, Role.ORGANIZATION})

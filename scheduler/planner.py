@@ -52,6 +52,7 @@ from bot.models import (
 )
 from bot.services.reminders import PAYLOAD_SNOOZED_FROM, ReminderKind, branch_zone
 from bot.services.requirements import REQUIREMENTS, apply_overrides
+from bot.services.theme_day import ThemeDayRule, from_compact
 from scheduler.rules import (
     ACTIVITY_WINDOW,
     ActivityFacts,
@@ -65,7 +66,6 @@ from scheduler.rules import (
     makeup_changes,
     plan_reminders,
 )
-from scheduler.theme_day import ThemeDayRule, from_compact
 
 logger = logging.getLogger(__name__)
 

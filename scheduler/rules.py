@@ -74,8 +74,8 @@ from bot.services.requirements import (
     period_label,
     unmet_due,
 )
+from bot.services.theme_day import ThemeDay, ThemeDayRule, move_text
 from bot.services.when import WEEKDAY_NAMES
-from scheduler.theme_day import ThemeDay, ThemeDayRule, move_text
 
 # --- Chinese texts (Telegram HTML; values are escaped before they are filled in) ------------------------------------
 

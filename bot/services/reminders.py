@@ -90,7 +90,7 @@ def after_quiet_hours(moment: datetime, zone: tzinfo) -> datetime:
 
 
 async def set_theme_day_rule(session: AsyncSession, caller: Caller, rule: str | None) -> None:
-    """Store the branch's 主题党日 rule (the compact form of scheduler.theme_day; None clears it)."""
+    """Store the branch's 主题党日 rule (the compact form of bot.services.theme_day; None clears it)."""
     branch = await session.get(Branch, caller.branch.id)
     if branch is None:
         raise LookupError(f"branch {caller.branch.id} is gone")

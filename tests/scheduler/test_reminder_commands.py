@@ -12,10 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.models import AuditLog, Branch, Member, Reminder, ReminderStatus, Role
 from bot.services.access import NEEDS_ROLE, NOT_REGISTERED
+from bot.services.theme_day import from_compact
 from bot.transport import ApiCall, make_user
 from handlers import reminders_texts as texts
 from handlers.keyboards import Action, encode
-from scheduler.theme_day import from_compact
 from tests.scheduler.builders import SHANGHAI, add, make_branch, make_member
 from tests.telegram.helpers import ALICE, BOB, GROUP, ChatHarness, messages, plain
 

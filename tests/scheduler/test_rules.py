@@ -12,6 +12,7 @@ import pytest
 from bot.models import ActivityKind, ActivityStatus, AttendanceStatus, Role
 from bot.services.reminders import after_quiet_hours, in_quiet_hours
 from bot.services.requirements import REQUIREMENTS
+from bot.services.theme_day import from_compact
 from bot.transport import html_to_plain
 from scheduler.rules import (
     ActivityFacts,
@@ -23,7 +24,6 @@ from scheduler.rules import (
     makeup_changes,
     plan_reminders,
 )
-from scheduler.theme_day import from_compact
 from tests.scheduler.builders import SHANGHAI, local, shown
 
 BERLIN = ZoneInfo("Europe/Berlin")

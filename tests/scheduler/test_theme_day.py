@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from scheduler.theme_day import (
+from bot.services.theme_day import (
     MSG_UNREADABLE,
     RuleKind,
     Shift,
