@@ -202,22 +202,15 @@ class ReminderRunner:
         # Late runs are still wanted, however late (a run reads the rows, so running late loses nothing while
         # skipping one delays everything): no misfire limit. Missed runs collapse into one (coalesce), and
         # never two at once (max_instances): two overlapping runs would only compete for the same rows.
-        scheduler.add_job(
-            self._deliver_job,
-            IntervalTrigger(seconds=self.policy.interval, timezone=UTC),
-            id=DELIVER_JOB,
-            name="deliver due reminders",
-            next_run_time=now,
-            misfire_grace_time=None,
-            coalesce=True,
-            max_instances=1,
-        )
+        jobs = [(self._deliver_job, self.policy.interval, DELIVER_JOB, "deliver due reminders")]
         if self.planner is not None:
+            jobs.append((self._plan_job, self.policy.plan_interval, PLAN_JOB, "plan reminders"))
+        for job, seconds, job_id, name in jobs:
             scheduler.add_job(
-                self._plan_job,
-                IntervalTrigger(seconds=self.policy.plan_interval, timezone=UTC),
-                id=PLAN_JOB,
-                name="plan reminders",
+                job,
+                IntervalTrigger(seconds=seconds, timezone=UTC),
+                id=job_id,
+                name=name,
                 next_run_time=now,
                 misfire_grace_time=None,
                 coalesce=True,
