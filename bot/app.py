@@ -7,6 +7,7 @@ runs it in-process (console, tests) the same way.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -29,11 +30,12 @@ from telegram.request import BaseRequest
 from bot.config import ConfigError, Settings
 from bot.db import make_engine, make_session_factory, upgrade_database
 from bot.notifier import ReplyRateLimiter, TelegramNotifier
+from bot.services.reminders import QuietHours
 from handlers import activities, branch, checkin, common, errors, kb, keyboards, progress, qa, reminders, start, texts
 from knowledge.answer import Answerer
 from scheduler.pacing import Pacer
 from scheduler.planner import plan
-from scheduler.runner import DeliveryPolicy, QuietHours, ReminderRunner
+from scheduler.runner import DeliveryPolicy, ReminderRunner
 
 logger = logging.getLogger(__name__)
 
@@ -164,7 +166,7 @@ async def _publish_commands(app: Application) -> None:
 
 def _start_reminders(app: Application, settings: Settings) -> None:
     """The reminder runner: APScheduler jobs that plan reminders and deliver due ones through this bot."""
-    quiet = settings.quiet_hours
+    quiet = QuietHours(*settings.quiet_hours) if settings.quiet_hours else None
     policy = DeliveryPolicy(
         interval=settings.delivery_interval,
         plan_interval=settings.plan_interval,
@@ -172,14 +174,14 @@ def _start_reminders(app: Application, settings: Settings) -> None:
         batch=settings.delivery_batch,
         concurrency=settings.delivery_concurrency,
         send_timeout=settings.send_timeout,
-        quiet_hours=QuietHours(*quiet) if quiet else None,
+        quiet_hours=quiet,
         default_timezone=settings.timezone_name,
     )
     runner = ReminderRunner(
         app.bot_data[common.SESSIONS_KEY],
         TelegramNotifier(app.bot, timeout=settings.send_timeout),
         policy=policy,
-        planner=plan,
+        planner=functools.partial(plan, quiet=quiet),  # the planner schedules around the same quiet hours
         pacer=Pacer(overall_rate=settings.send_rate),
     )
     app.bot_data[_RUNNER_KEY] = runner

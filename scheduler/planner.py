@@ -50,7 +50,7 @@ from bot.models import (
     RequirementOverride,
     Role,
 )
-from bot.services.reminders import PAYLOAD_SNOOZED_FROM, ReminderKind, branch_zone
+from bot.services.reminders import DEFAULT_QUIET_HOURS, PAYLOAD_SNOOZED_FROM, QuietHours, ReminderKind, branch_zone
 from bot.services.requirements import REQUIREMENTS, apply_overrides
 from bot.services.theme_day import ThemeDayRule, from_compact
 from scheduler.rules import (
@@ -98,7 +98,12 @@ class PlanResult:
         return sum(getattr(self, item.name) for item in fields(self) if item.name != "failed_branches")
 
 
-async def plan(sessions: async_sessionmaker[AsyncSession], now: datetime, branch_id: int | None = None) -> PlanResult:
+async def plan(
+    sessions: async_sessionmaker[AsyncSession],
+    now: datetime,
+    branch_id: int | None = None,
+    quiet: QuietHours | None = DEFAULT_QUIET_HOURS,
+) -> PlanResult:
     """Plan the reminders of one branch, or of every branch; one transaction per branch."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
@@ -111,7 +116,7 @@ async def plan(sessions: async_sessionmaker[AsyncSession], now: datetime, branch
     for current in branch_ids:
         try:
             async with sessions() as session:
-                result = await _plan_branch(session, current, now)
+                result = await _plan_branch(session, current, now, quiet)
                 await session.commit()
             total.add(result)
         except Exception:
@@ -121,7 +126,7 @@ async def plan(sessions: async_sessionmaker[AsyncSession], now: datetime, branch
     return total
 
 
-async def _plan_branch(session: AsyncSession, branch_id: int, now: datetime) -> PlanResult:
+async def _plan_branch(session: AsyncSession, branch_id: int, now: datetime, quiet: QuietHours | None) -> PlanResult:
     result = PlanResult()
     facts = await load_facts(session, branch_id, now)
     if facts is None:
@@ -131,7 +136,7 @@ async def _plan_branch(session: AsyncSession, branch_id: int, now: datetime) -> 
     result.makeup_dropped = await _drop_makeup(session, changes.obsolete)
     if changes.new or changes.obsolete:
         facts = await load_facts(session, branch_id, now) or facts
-    await _sync(session, facts.id, plan_reminders(facts, now), now, result)
+    await _sync(session, facts.id, plan_reminders(facts, now, quiet), now, result)
     return result
 
 

@@ -62,9 +62,10 @@ from bot.models import (
     Role,
 )
 from bot.services.reminders import (
+    DEFAULT_QUIET_HOURS,
     PAYLOAD_SNOOZE,
+    QuietHours,
     ReminderKind,
-    after_quiet_hours,
 )
 from bot.services.requirements import (
     HeldActivity,
@@ -366,11 +367,15 @@ def _chat(member: MemberFacts) -> int:
 class _Builder:
     """Collects specs and scopes; applies quiet hours, expiry and the lateness rule in one place."""
 
-    def __init__(self, facts: BranchFacts, now: datetime) -> None:
+    def __init__(self, facts: BranchFacts, now: datetime, quiet: QuietHours | None) -> None:
         self.facts = facts
         self.now = now
+        self.quiet = quiet
         self.specs: list[ReminderSpec] = []
         self.scopes: list[str] = []
+
+    def _after_quiet(self, moment: datetime) -> datetime:
+        return moment if self.quiet is None else self.quiet.after(moment, self.facts.zone)
 
     def add(
         self,
@@ -388,12 +393,12 @@ class _Builder:
         snooze: bool = False,
         **payload: Any,
     ) -> None:
-        due_at = due if urgent else after_quiet_hours(due, self.facts.zone)
+        due_at = due if urgent else self._after_quiet(due)
         if expires is not None and due_at >= expires:
             return  # the quiet hours pushed it past its use
         create_at: datetime | None = due_at
         if due_at < self.now - LATE_TOLERANCE:
-            create_at = after_quiet_hours(self.now, self.facts.zone) if catch_up and not urgent else None
+            create_at = self._after_quiet(self.now) if catch_up and not urgent else None
         if create_at is not None and expires is not None and create_at >= expires:
             create_at = None
         if snooze:
@@ -418,9 +423,9 @@ class _Builder:
 # --- The plan ----------------------------------------------------------------------------------------------------
 
 
-def plan_reminders(facts: BranchFacts, now: datetime) -> ReminderPlan:
+def plan_reminders(facts: BranchFacts, now: datetime, quiet: QuietHours | None = DEFAULT_QUIET_HOURS) -> ReminderPlan:
     """Every reminder the branch should have around ``now``, with the scopes decided."""
-    builder = _Builder(facts, now)
+    builder = _Builder(facts, now, quiet)
     _activity_reminders(builder)
     _deadline_reminders(builder)
     _theme_day_reminders(builder)

@@ -18,7 +18,7 @@ import secrets
 import socket
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -26,6 +26,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.db import utcnow
+from bot.services.reminders import QuietHours
 from scheduler import outbox
 from scheduler.outbox import Backoff, ClaimedReminder, DeliveryContext, Sessions
 from scheduler.pacing import Pacer
@@ -84,30 +85,6 @@ Planner = Callable[[Sessions, datetime], Awaitable[object]]
 
 
 # --- policy --------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class QuietHours:
-    """Local hours in which non-urgent reminders wait (default 22:00–08:00, across midnight when start > end)."""
-
-    start: time = time(22)
-    end: time = time(8)
-
-    def contains(self, local: datetime) -> bool:
-        moment = local.timetz().replace(tzinfo=None)
-        if self.start <= self.end:
-            return self.start <= moment < self.end
-        return moment >= self.start or moment < self.end
-
-    def release(self, moment: datetime, zone: ZoneInfo) -> datetime | None:
-        """When quiet hours around ``moment`` end (UTC), or None if ``moment`` is not in quiet hours."""
-        local = moment.astimezone(zone)
-        if not self.contains(local):
-            return None
-        end = datetime.combine(local.date(), self.end, tzinfo=zone)
-        if end <= local:
-            end += timedelta(days=1)
-        return end.astimezone(UTC)
 
 
 @dataclass(frozen=True, slots=True)

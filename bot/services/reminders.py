@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta, tzinfo
+from datetime import UTC, datetime, time, timedelta, tzinfo
 from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -51,8 +51,6 @@ MEMBER_KINDS = frozenset(
     }
 )
 
-QUIET_START = time(22, 0)
-QUIET_END = time(8, 0)
 SNOOZE_DELAY = timedelta(hours=1)
 # Payload keys the delivery side reads: show the 稍后提醒 button; what a snoozed row was snoozed from.
 PAYLOAD_SNOOZE = "snooze"
@@ -71,19 +69,40 @@ def branch_zone(timezone: str | None) -> ZoneInfo:
         return ZoneInfo(DEFAULT_TIMEZONE)
 
 
-def in_quiet_hours(moment: datetime, zone: tzinfo) -> bool:
-    """Whether ``moment`` falls in the quiet hours (22:00–08:00) of the branch's time zone."""
-    clock = moment.astimezone(zone).time()
-    return clock >= QUIET_START or clock < QUIET_END
+@dataclass(frozen=True, slots=True)
+class QuietHours:
+    """Local hours in which non-urgent reminders wait (default 22:00–08:00, across midnight when start > end).
+
+    The planner schedules around them and delivery checks them again at send time (a row found due after a
+    downtime); both get the same instance, built from PARTYBOT_QUIET_HOURS.
+    """
+
+    start: time = time(22)
+    end: time = time(8)
+
+    def contains(self, local: datetime) -> bool:
+        moment = local.timetz().replace(tzinfo=None)
+        if self.start <= self.end:
+            return self.start <= moment < self.end
+        return moment >= self.start or moment < self.end
+
+    def release(self, moment: datetime, zone: tzinfo) -> datetime | None:
+        """When the quiet hours around ``moment`` end (UTC), or None if ``moment`` is not in them."""
+        local = moment.astimezone(zone)
+        if not self.contains(local):
+            return None
+        end = datetime.combine(local.date(), self.end, tzinfo=zone)
+        if end <= local:
+            end += timedelta(days=1)
+        return end.astimezone(UTC)
+
+    def after(self, moment: datetime, zone: tzinfo) -> datetime:
+        """``moment`` itself, or the end of the quiet hours it falls in; in ``moment``'s own zone."""
+        released = self.release(moment, zone)
+        return moment if released is None else released.astimezone(moment.tzinfo)
 
 
-def after_quiet_hours(moment: datetime, zone: tzinfo) -> datetime:
-    """``moment`` itself, or 08:00 (branch time) after it when it falls in the quiet hours; same zone as given."""
-    if not in_quiet_hours(moment, zone):
-        return moment
-    local = moment.astimezone(zone)
-    day = local.date() if local.time() < QUIET_END else local.date() + timedelta(days=1)
-    return datetime.combine(day, QUIET_END, tzinfo=zone).astimezone(moment.tzinfo)
+DEFAULT_QUIET_HOURS = QuietHours()
 
 
 # --- /themeday -----------------------------------------------------------------------------------------------------
@@ -162,7 +181,7 @@ async def snooze_reminder(
         return SnoozeResult(SnoozeOutcome.NOT_FOUND)
     branch = await session.get(Branch, original.branch_id)
     zone = branch_zone(branch.timezone if branch else None)
-    due = after_quiet_hours(now + SNOOZE_DELAY, zone)
+    due = DEFAULT_QUIET_HOURS.after(now + SNOOZE_DELAY, zone)
     if original.expires_at is not None and due >= original.expires_at:
         return SnoozeResult(SnoozeOutcome.TOO_LATE)
     payload = json.loads(original.payload or "{}")

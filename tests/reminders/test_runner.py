@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.models import Member, Reminder
+from bot.services.reminders import QuietHours
 from scheduler import outbox
 from scheduler.outbox import NOTICE_MISSED, NOTICE_UNREACHABLE, Backoff
 from scheduler.pacing import Pacer
@@ -25,7 +26,6 @@ from scheduler.runner import (
     Blocked,
     Button,
     DeliveryPolicy,
-    QuietHours,
     ReminderRunner,
     RetryLater,
     TransientError,

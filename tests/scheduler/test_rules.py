@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from bot.models import ActivityKind, ActivityStatus, AttendanceStatus, Role
-from bot.services.reminders import after_quiet_hours, in_quiet_hours
+from bot.services.reminders import DEFAULT_QUIET_HOURS, QuietHours
 from bot.services.requirements import REQUIREMENTS
 from bot.services.theme_day import from_compact
 from bot.transport import html_to_plain
@@ -124,15 +124,15 @@ def table(found: Iterable[ReminderSpec], zone: ZoneInfo = SHANGHAI) -> list[tupl
     ],
 )
 def test_quiet_hours(moment: str, after: str) -> None:
-    assert shown(after_quiet_hours(local(moment), SHANGHAI)) == after
-    assert in_quiet_hours(local(moment), SHANGHAI) == (moment != after)
+    assert shown(DEFAULT_QUIET_HOURS.after(local(moment), SHANGHAI)) == after
+    assert DEFAULT_QUIET_HOURS.contains(local(moment).astimezone(SHANGHAI)) == (moment != after)
 
 
 def test_quiet_hours_are_the_branch_s_own() -> None:
     moment = local("2026-10-12 15:00")  # 09:00 in Berlin (summer time)
-    assert not in_quiet_hours(moment, BERLIN)
+    assert not DEFAULT_QUIET_HOURS.contains(moment.astimezone(BERLIN))
     late = local("2026-10-13 05:30")  # 23:30 the day before in Berlin
-    assert shown(after_quiet_hours(late, BERLIN), BERLIN) == "2026-10-13 08:00"
+    assert shown(DEFAULT_QUIET_HOURS.after(late, BERLIN), BERLIN) == "2026-10-13 08:00"
 
 
 @pytest.mark.parametrize(
@@ -507,3 +507,10 @@ def test_every_text_is_valid_telegram_html_with_awkward_names() -> None:
         text = html_to_plain(spec.text)
         assert "&amp;" not in text and "&lt;" not in text
     assert any("研究<工作>&计划" in html_to_plain(s.text) for s in found)
+
+
+def test_other_quiet_hours_as_an_operator_may_configure_them() -> None:
+    """PARTYBOT_QUIET_HOURS=23-7: the planner and delivery are given this same object (bot/app.py)."""
+    quiet = QuietHours(time(23), time(7))
+    assert shown(quiet.after(local("2026-10-12 22:30"), SHANGHAI)) == "2026-10-12 22:30"
+    assert shown(quiet.after(local("2026-10-12 23:30"), SHANGHAI)) == "2026-10-13 07:00"
