@@ -11,16 +11,24 @@ from typing import cast
 from telegram import Message, Update
 from telegram.ext import ContextTypes
 
+from bot.services.branches import mark_reachable
 from handlers import branch_texts, texts
 from handlers.branch import JOIN_PREFIX
+from handlers.common import is_private, sessions
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/start: the welcome. An invite link reaching here was sent in a group: it is pointed to the private chat."""
+    """/start: the welcome. An invite link reaching here was sent in a group: it is pointed to the private chat.
+
+    A member who blocked the bot and unblocks it ("Restart" in Telegram sends /start) is reachable again.
+    """
     message = cast(Message, update.effective_message)
     if context.args and context.args[0].startswith(JOIN_PREFIX):
         await message.reply_text(branch_texts.JOIN_OPEN_IN_PRIVATE)
         return
+    if is_private(update) and update.effective_user is not None:
+        async with sessions(context).begin() as session:
+            await mark_reachable(session, update.effective_user.id)
     await message.reply_text(texts.WELCOME)
 
 

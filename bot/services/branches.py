@@ -322,6 +322,19 @@ async def _own_group_id(session: AsyncSession, branch_id: int, party_group_id: i
 # --- reading the member list ---------------------------------------------------------------------------------------
 
 
+async def mark_reachable(session: AsyncSession, telegram_user_id: int) -> bool:
+    """The member can be written to again (they opened the private chat after blocking the bot).
+
+    True if they had been marked unreachable: the planner then resumes their private reminders.
+    """
+    result = await session.execute(
+        update(Member)
+        .where(Member.telegram_user_id == telegram_user_id, Member.reachable.is_(False))
+        .values(reachable=True)
+    )
+    return bool(result.rowcount)
+
+
 async def list_groups(session: AsyncSession, branch_id: int) -> Sequence[PartyGroup]:
     """The branch's 党小组 in the order they were added (第一、第二… as the branch created them)."""
     result = await session.scalars(select(PartyGroup).where(PartyGroup.branch_id == branch_id).order_by(PartyGroup.id))

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.models import Branch, Member
 from bot.services.branches import MSG_INVITE_INVALID
 from handlers import texts
-from tests.telegram.helpers import GROUP, ChatHarness, messages, plain
+from tests.telegram.helpers import ALICE, GROUP, ChatHarness, messages, plain
 
 
 async def test_startup_publishes_chinese_command_menu(bot: ChatHarness) -> None:
@@ -50,3 +53,21 @@ async def test_unknown_command_in_private_chat_points_to_help(bot: ChatHarness) 
 
 async def test_unknown_command_in_group_is_left_to_other_bots(bot: ChatHarness) -> None:
     assert await bot.send("/nosuchcommand", chat=GROUP) == []
+
+
+async def test_start_makes_a_member_who_unblocked_the_bot_reachable_again(
+    bot: ChatHarness, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Telegram's "Restart" after unblocking sends /start: the planner may write to the member again."""
+    async with sessions.begin() as session:
+        branch = Branch(name="第一党支部", chat_id=GROUP["id"])
+        session.add(branch)
+        await session.flush()
+        returning = Member(branch_id=branch.id, telegram_user_id=ALICE["id"], name="李明", reachable=False)
+        other = Member(branch_id=branch.id, telegram_user_id=9999, name="王芳", reachable=False)
+        session.add_all([returning, other])
+    (reply,) = messages(await bot.send("/start"))
+    assert "党支部助手" in plain(reply)
+    async with sessions() as session:
+        assert (await session.get(Member, returning.id)).reachable is True
+        assert (await session.get(Member, other.id)).reachable is False
