@@ -533,11 +533,10 @@ async def on_place_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> i
     message, draft = _message(update), _draft(update, context)
     if draft is None:
         return ConversationHandler.END
-    try:
-        draft.place = check_place(message.text or "")
-    except ActivityRefused as refusal:
-        await _refuse(update, refusal)
+    place = await _checked(update, check_place)
+    if place is None:
         return None
+    draft.place = place
     await _ask(message, texts.ASK_TOPIC.format(limit=MAX_TOPIC_CHARS))
     return TOPIC
 
@@ -546,11 +545,10 @@ async def on_topic_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> i
     message, draft = _message(update), _draft(update, context)
     if draft is None:
         return ConversationHandler.END
-    try:
-        draft.topic = check_topic(message.text or "")
-    except ActivityRefused as refusal:
-        await _refuse(update, refusal)
+    topic = await _checked(update, check_topic)
+    if topic is None:
         return None
+    draft.topic = topic
     if ActivityKind.PARTY_LECTURE in draft.kinds:
         await _ask(message, texts.ASK_LECTURER)
         return LECTURER
@@ -561,15 +559,23 @@ async def on_lecturer_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     message, draft = _message(update), _draft(update, context)
     if draft is None:
         return ConversationHandler.END
-    try:
-        draft.lecturer = check_lecturer(message.text or "")
-    except ActivityRefused as refusal:
-        await _refuse(update, refusal)
+    lecturer = await _checked(update, check_lecturer)
+    if lecturer is None:
         return None
+    draft.lecturer = lecturer
     if not draft.lecturer:
         await _ask(message, texts.ASK_LECTURER)
         return None
     return await _after_lecturer(update, context, message, draft)
+
+
+async def _checked(update: Update, check: Callable[[str], str]) -> str | None:
+    """The typed text as ``check`` accepts it, or None after telling the organizer what is wrong."""
+    try:
+        return check(_message(update).text or "")
+    except ActivityRefused as refusal:
+        await _refuse(update, refusal)
+        return None
 
 
 async def _after_lecturer(update: Update, context: ContextTypes.DEFAULT_TYPE, message: Message, draft: _Draft) -> int:

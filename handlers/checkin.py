@@ -51,9 +51,8 @@ _LEAVE_WORD = "请假"
 async def checkin_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """签到 under an announcement (or a choice offered by /checkin): answered with an alert, always."""
     query = cast(CallbackQuery, update.callback_query)
-    activity_id = _button_activity_id(query, Action.CHECKIN)
+    activity_id = await _pressed_activity(query, Action.CHECKIN)
     if activity_id is None:
-        await query.answer(texts.STALE_BUTTON, show_alert=True)
         return
     now = datetime.now(UTC)
     async with sessions(context).begin() as session:
@@ -128,9 +127,8 @@ def _checkin_text(result: Result, local_now: datetime, *, alert: bool) -> str:
 async def leave_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """请假 under an announcement (or a choice offered by /leave): the reasons are asked in the private chat."""
     query = cast(CallbackQuery, update.callback_query)
-    activity_id = _button_activity_id(query, Action.LEAVE)
+    activity_id = await _pressed_activity(query, Action.LEAVE)
     if activity_id is None:
-        await query.answer(texts.STALE_BUTTON, show_alert=True)
         return
     now = datetime.now(UTC)
     async with sessions(context).begin() as session:
@@ -449,9 +447,13 @@ def _management_refusal(result: Result, activity_id: int | None, name: str, loca
 # -- shared ---------------------------------------------------------------------------------------------------------
 
 
-def _button_activity_id(query: CallbackQuery, action: Action) -> int | None:
+async def _pressed_activity(query: CallbackQuery, action: Action) -> int | None:
+    """The activity a 签到/请假 button names; a stale or forged one is answered here and gives None."""
     button = decode(query.data)
-    return _parse_id(button.argument) if button is not None and button.action == action else None
+    activity_id = _parse_id(button.argument) if button is not None and button.action == action else None
+    if activity_id is None:
+        await query.answer(texts.STALE_BUTTON, show_alert=True)
+    return activity_id
 
 
 def _parse_id(text: str) -> int | None:
