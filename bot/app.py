@@ -31,6 +31,7 @@ from bot.config import ConfigError, Settings
 from bot.db import make_engine, make_session_factory, upgrade_database
 from bot.notifier import ReplyRateLimiter, TelegramNotifier
 from bot.services.reminders import QuietHours
+from bot.update_order import PerUserOrderedProcessor
 from handlers import activities, branch, checkin, common, errors, kb, keyboards, progress, qa, reminders, start, texts
 from knowledge.answer import Answerer
 from scheduler.pacing import Pacer
@@ -63,6 +64,8 @@ def build_application(
         Application.builder()
         .token(settings.telegram_bot_token or OFFLINE_TOKEN)
         .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=settings.timezone))
+        # different people's updates at once, each person's in order (the conversations rely on it)
+        .concurrent_updates(PerUserOrderedProcessor(settings.concurrent_updates))
         .post_stop(_stop_reminders)
         .post_shutdown(_shut_down)
     )
@@ -206,7 +209,10 @@ async def _shut_down(app: Application) -> None:
 async def serving(app: Application) -> AsyncIterator[Application]:
     """Run ``app`` without an updater, with the same start-up and shut-down hooks as `run_polling`.
 
-    Feed it with ``await app.process_update(update)``.
+    Feed it with ``await app.update_queue.put(update)``: that goes through the update processor like polling and
+    webhook updates do (concurrent, each user's in order), and ``await app.update_queue.join()`` waits until every
+    queued update is processed. ``await app.process_update(update)`` handles one update at once, bypassing the
+    processor (the console and most tests: one update at a time).
     """
     await app.initialize()
     try:

@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     delivery_batch: int = Field(default=50, validation_alias="PARTYBOT_DELIVERY_BATCH")
     delivery_concurrency: int = Field(default=8, validation_alias="PARTYBOT_DELIVERY_CONCURRENCY")
     send_rate: float = Field(default=30.0, validation_alias="PARTYBOT_SEND_RATE")
+    # updates handled at once (different people; one person's updates stay in order: bot/update_order.py)
+    concurrent_updates: int = Field(default=64, validation_alias="PARTYBOT_CONCURRENT_UPDATES")
 
     @field_validator("telegram_bot_token")
     @classmethod
@@ -128,7 +130,7 @@ class Settings(BaseSettings):
             raise ValueError("must be a positive number")
         return value
 
-    @field_validator("delivery_batch", "delivery_concurrency")
+    @field_validator("delivery_batch", "delivery_concurrency", "concurrent_updates")
     @classmethod
     def _at_least_one(cls, value: int) -> int:
         if value < 1:

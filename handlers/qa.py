@@ -13,7 +13,7 @@ import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 from telegram import CallbackQuery, InlineKeyboardMarkup, Message, MessageEntity, Update, User
 from telegram.constants import ChatType
@@ -183,16 +183,28 @@ def rebuild_answerer(application: Application) -> None:
 
 
 async def _keep_current(context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Rebuild when another instance changed the stored documents (looked at every VERSION_CHECK_SECONDS)."""
+    """Rebuild when another instance changed the stored documents (looked at every VERSION_CHECK_SECONDS).
+
+    Questions are answered concurrently: the check is claimed (CHECKED_AT_KEY) before the first await, so the
+    questions arriving meanwhile skip it, and none is made while a rebuild is under way (that rebuild reads the
+    database itself; a change after it started is seen by the next check).
+    """
     data = context.bot_data
     now = time.monotonic()
     if now - data.get(CHECKED_AT_KEY, now) < VERSION_CHECK_SECONDS:
         return
     data[CHECKED_AT_KEY] = now
+    if _rebuilding(data):
+        return
     async with sessions(context)() as session:
         version = await documents_version(session)
-    if version != data.get(ANSWERER_VERSION_KEY):
+    if version != data.get(ANSWERER_VERSION_KEY) and not _rebuilding(data):
         rebuild_answerer(context.application)
+
+
+def _rebuilding(data: dict[str, Any]) -> bool:
+    task = data.get(REBUILD_TASK_KEY)
+    return task is not None and not task.done()
 
 
 def _answerer(context: ContextTypes.DEFAULT_TYPE) -> Answerer:
