@@ -7,17 +7,20 @@ Usage: python bench/checkin.py [--pg-url URL | --no-pg] [--rounds N] [--district
 Scenarios: one branch of 50 members (``--rounds`` activities, everyone checks in to each) and a district of
 500 branches × 40 members (20,000 members seeded with bulk inserts, one open activity per branch; the first
 ``--district-checkins`` members in branch-interleaved order check in). Paths, each on its own activities:
-- service: what the handler does with the database (access check + check-in, one transaction), no Telegram;
-- application, one at a time: ``process_update`` per press, as PTB runs without concurrent updates;
-- application, N at once: N presses in flight, as with ``concurrent_updates=N``.
+- service, one at a time (the baseline): what the handler did with the database before group commit — access
+  check + check-in, one transaction per press — with no Telegram;
+- application, one at a time: ``process_update`` per press, each waiting for the one before (a batch of one);
+- application, N in flight: N members pressing at once, each pressing again when answered; the presses go through
+  ``update_queue`` and the bot's update processor (different users concurrently) as polling and webhook updates
+  do, and the check-in batcher writes the presses that meet in one transaction (group commit).
 PostgreSQL runs in a scratch database created next to the one in ``--pg-url`` and dropped afterwards.
 ``--sqlite-synchronous FULL|OFF`` overrides the pragma bot/db.py sets on every SQLite connection (NORMAL, the usual
 WAL setting) to show what durability costs. ``--api-latency-ms`` delays every
 Bot API call by a simulated network round trip (Telegram is 50–300 ms away in production; in process it is 0), to
 show what one-at-a-time processing costs when each press waits for its answerCallbackQuery.
-Prints a table (throughput, p50/p99 latency per check-in, the process's CPU time per check-in — the figure least
-disturbed by other load on the machine — and check-ins that failed and were not stored) and the command; never
-asserts.
+Prints a table (throughput, p50/p99 latency per check-in from press to answer, the process's CPU time per
+check-in — the figure least disturbed by other load on the machine —, presses per transaction, and check-ins that
+failed and were not stored) and the command; never asserts.
 """
 
 from __future__ import annotations
@@ -51,13 +54,15 @@ from bot.models import Activity, ActivityKind, Attendance, AttendanceMethod, Bra
 from bot.services import attendance  # noqa: E402
 from bot.services.access import authorize  # noqa: E402
 from bot.transport import BotApiSimulator, InProcessBotApi, group_chat, make_user  # noqa: E402
+from handlers.common import CHECKINS_KEY  # noqa: E402
 from handlers.keyboards import Action, encode  # noqa: E402
 from knowledge.answer import Answerer  # noqa: E402
 
 DEFAULT_PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 FIRST_USER_ID = 10_000_000
 FIRST_CHAT_ID = -1_000_000_000_000
-PATHS = ("service", "application, one at a time", "application, {n} at once")
+ANSWER_TIMEOUT_S = 60.0
+PATHS = ("service, one at a time", "application, one at a time", "application, {n} in flight")
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +92,7 @@ class Row:
     cpu_seconds: float
     latencies: list[float]
     stored: int
+    per_transaction: float
 
     def cells(self) -> list[str]:
         ordered = sorted(self.latencies)
@@ -100,6 +106,7 @@ class Row:
             f"{statistics.median(ordered) * 1000:.2f}",
             f"{p99 * 1000:.2f}",
             f"{self.cpu_seconds / self.count * 1000:.2f}",
+            f"{self.per_transaction:.1f}",
             str(self.count - self.stored),
         ]
 
@@ -169,7 +176,7 @@ async def timed(jobs: list[Callable[[], Awaitable[None]]], in_flight: int) -> tu
     async def one(job: Callable[[], Awaitable[None]]) -> None:
         async with gate:
             started = time.perf_counter()
-            with contextlib.suppress(SQLAlchemyError):  # a failed check-in shows as "not stored"
+            with contextlib.suppress(SQLAlchemyError, TimeoutError):  # a failed check-in shows as "not stored"
                 await job()
             latencies.append(time.perf_counter() - started)
 
@@ -198,21 +205,42 @@ def through_service(sessions: async_sessionmaker[AsyncSession], press: Press) ->
     return job
 
 
-class DistantBotApi(InProcessBotApi):
-    """The in-process Bot API, answering each call after a simulated network round trip."""
+class BenchBotApi(InProcessBotApi):
+    """The in-process Bot API, answering each call after a simulated network round trip (if any), and telling
+    whoever waits for a press's answer (answerCallbackQuery) that it came."""
 
     def __init__(self, api: BotApiSimulator, latency: float) -> None:
         super().__init__(api)
         self.latency = latency
+        self.waiting: dict[str, asyncio.Future[None]] = {}
 
-    async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
-        await asyncio.sleep(self.latency)
-        return await super().do_request(*args, **kwargs)
+    async def do_request(self, url: str, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        answer = await super().do_request(url, *args, **kwargs)
+        if url.endswith("/answerCallbackQuery"):
+            request_data = args[1] if len(args) > 1 else kwargs["request_data"]
+            waiter = self.waiting.pop(str(request_data.parameters["callback_query_id"]), None)
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
+        return answer
 
 
 def through_application(app: Any, update: dict[str, Any]) -> Callable[[], Awaitable[None]]:
     async def job() -> None:
         await app.process_update(Update.de_json(update, app.bot))
+
+    return job
+
+
+def through_update_queue(app: Any, request: BenchBotApi, update: dict[str, Any]) -> Callable[[], Awaitable[None]]:
+    """Queue the press as polling would and wait until the bot has answered it."""
+
+    async def job() -> None:
+        answered = asyncio.get_running_loop().create_future()
+        request.waiting[update["callback_query"]["id"]] = answered
+        await app.update_queue.put(Update.de_json(update, app.bot))
+        await asyncio.wait_for(answered, ANSWER_TIMEOUT_S)
 
     return job
 
@@ -231,15 +259,17 @@ async def run_scenario(scenario: Scenario, database: str, url: str, args: argpar
 
     api = BotApiSimulator()
     settings = Settings(_env_file=None, TELEGRAM_BOT_TOKEN="", DATABASE_URL=url)  # type: ignore[call-arg]
-    request = DistantBotApi(api, api_latency) if api_latency else InProcessBotApi(api)
+    request = BenchBotApi(api, api_latency)
     app = build_application(settings, request=request, answerer=Answerer([]))
     rows = []
     async with serving(app):
+        batches = app.bot_data[CHECKINS_KEY].batch_sizes
         announcements = {}
         for chat_id in branch_chats:
             api.user_message("通知", user=make_user(FIRST_USER_ID), chat=group_chat(chat_id))
             announcements[chat_id] = (await app.bot.send_message(chat_id, "主题党日通知")).message_id
         for p, path in enumerate(PATHS):
+            transactions_before = sum(batches.values())
             if p == 0:
                 jobs = [through_service(sessions, press) for press in work[p]]
                 in_flight = 1
@@ -253,12 +283,18 @@ async def run_scenario(scenario: Scenario, database: str, url: str, args: argpar
                     )
                     for press in work[p]
                 ]
-                jobs = [through_application(app, update) for update in updates]
-                in_flight = 1 if p == 1 else concurrency
+                if p == 1:
+                    jobs, in_flight = [through_application(app, update) for update in updates], 1
+                else:
+                    jobs, in_flight = [through_update_queue(app, request, u) for u in updates], concurrency
             seconds, cpu_seconds, latencies = await timed(jobs, in_flight)
+            transactions = sum(batches.values()) - transactions_before if p else len(jobs)
             label = path.format(n=concurrency) + (f", Bot API +{args.api_latency_ms:g} ms" if p and api_latency else "")
             written = await stored(sessions, work[p])
-            rows.append(Row(name, database, label, len(jobs), seconds, cpu_seconds, latencies, written))
+            per_transaction = len(jobs) / max(transactions, 1)
+            rows.append(
+                Row(name, database, label, len(jobs), seconds, cpu_seconds, latencies, written, per_transaction)
+            )
             print("  " + " | ".join(rows[-1].cells()), flush=True)
     await engine.dispose()
     return rows
@@ -299,7 +335,18 @@ async def main(args: argparse.Namespace) -> None:
                     continue
                 async with scratch_postgresql_database(args.pg_url, "bench") as url:
                     rows += await run_scenario(scenario, database, url, args)
-    header = ["scenario", "database", "path", "check-ins", "per s", "p50 ms", "p99 ms", "CPU ms each", "not stored"]
+    header = [
+        "scenario",
+        "database",
+        "path",
+        "check-ins",
+        "per s",
+        "p50 ms",
+        "p99 ms",
+        "CPU ms each",
+        "per txn",
+        "not stored",
+    ]
     table = [header, *(row.cells() for row in rows)]
     widths = [max(len(line[i]) for line in table) for i in range(len(header))]
     print()
@@ -314,7 +361,7 @@ if __name__ == "__main__":
     parser.add_argument("--no-pg", action="store_true", help="SQLite only")
     parser.add_argument("--rounds", type=int, default=20, help="activities per path in the 50-member branch")
     parser.add_argument("--district-checkins", type=int, default=5000, help="check-ins per path in the district")
-    parser.add_argument("--concurrency", type=int, default=16, help="presses in flight on the concurrent path")
+    parser.add_argument("--concurrency", type=int, default=16, help="presses in flight on the last path")
     parser.add_argument("--sqlite-synchronous", choices=["FULL", "OFF"], help="override bot/db.py's NORMAL")
     parser.add_argument("--api-latency-ms", type=float, default=0.0, help="simulated Bot API round trip")
     asyncio.run(main(parser.parse_args()))

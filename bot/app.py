@@ -30,6 +30,7 @@ from telegram.request import BaseRequest
 from bot.config import ConfigError, Settings
 from bot.db import make_engine, make_session_factory, upgrade_database
 from bot.notifier import ReplyRateLimiter, TelegramNotifier
+from bot.services.checkin_batch import CheckinBatcher
 from bot.services.reminders import QuietHours
 from bot.update_order import PerUserOrderedProcessor
 from handlers import activities, branch, checkin, common, errors, kb, keyboards, progress, qa, reminders, start, texts
@@ -83,6 +84,7 @@ def build_application(
         engine = make_engine(settings.database_url)
         application.bot_data[_ENGINE_KEY] = engine
         application.bot_data[common.SESSIONS_KEY] = make_session_factory(engine)
+        application.bot_data[common.CHECKINS_KEY] = CheckinBatcher(application.bot_data[common.SESSIONS_KEY])
         # The knowledge index (and jieba's dictionary) load here, once, never per message.
         await qa.install_answerer(application, answerer)
         await _publish_commands(application)

@@ -24,10 +24,12 @@ from telegram.warnings import PTBUserWarning
 
 from bot.models import Activity, AttendanceMethod, Branch, LeaveReason, Member
 from bot.services import attendance
+from bot.services.access import AccessDenied
 from bot.services.attendance import Outcome, Result, checkin_window
+from bot.services.checkin_batch import Press
 from bot.services.when import format_when
 from handlers import checkin_texts as texts
-from handlers.common import caller_or_refuse, is_private, sessions
+from handlers.common import caller_or_refuse, checkins, is_private, sessions
 from handlers.formatting import escape, split_message
 from handlers.keyboards import Action, decode, encode
 
@@ -54,14 +56,17 @@ async def checkin_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     activity_id = await _pressed_activity(query, Action.CHECKIN)
     if activity_id is None:
         return
-    now = datetime.now(UTC)
-    async with sessions(context).begin() as session:
-        caller = await caller_or_refuse(update, session, texts.ACTION_CHECKIN)
-        if caller is None:
-            return
-        method = AttendanceMethod.COMMAND if is_private(update) else AttendanceMethod.BUTTON
-        result = await attendance.check_in(session, caller.member, activity_id, method=method, now=now)
-    await query.answer(_checkin_text(result, _local(caller.branch, now), alert=True), show_alert=True)
+    user, chat = update.effective_user, update.effective_chat
+    if user is None or chat is None:
+        return
+    method = AttendanceMethod.COMMAND if is_private(update) else AttendanceMethod.BUTTON
+    press = Press(user.id, chat.id, is_private(update), activity_id, method, texts.ACTION_CHECKIN)
+    try:
+        caller, result = await checkins(context).check_in(press)
+    except AccessDenied as refusal:
+        await query.answer(str(refusal), show_alert=True)
+        return
+    await query.answer(_checkin_text(result, _local(caller.branch, datetime.now(UTC)), alert=True), show_alert=True)
 
 
 async def checkin_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -1,4 +1,5 @@
-"""What every branch handler needs: the database sessions, the caller's access check, and a polite refusal."""
+"""What every branch handler needs: the database sessions (and the check-in batcher), the caller's access check, and
+a polite refusal."""
 
 from __future__ import annotations
 
@@ -9,12 +10,19 @@ from telegram.ext import ContextTypes
 
 from bot.models import Role
 from bot.services.access import AccessDenied, Caller, authorize
+from bot.services.checkin_batch import CheckinBatcher
 
 SESSIONS_KEY = "db_sessions"
+CHECKINS_KEY = "checkin_batcher"
 
 
 def sessions(context: ContextTypes.DEFAULT_TYPE) -> async_sessionmaker[AsyncSession]:
     return context.application.bot_data[SESSIONS_KEY]
+
+
+def checkins(context: ContextTypes.DEFAULT_TYPE) -> CheckinBatcher:
+    """Where 签到 presses are written (together, when many arrive at once)."""
+    return context.application.bot_data[CHECKINS_KEY]
 
 
 def is_private(update: Update) -> bool:
@@ -41,5 +49,8 @@ async def caller_or_refuse(
             session, user.id, chat_id=chat.id, private=is_private(update), action=action, roles=roles
         )
     except AccessDenied as refusal:
+        # Nothing is written after a refusal: end the transaction first, so that the database (SQLite: the one
+        # connection, with its write lock) is not held while the refusal travels to Telegram and back.
+        await session.rollback()
         await reply(update, str(refusal))
         return None

@@ -51,19 +51,29 @@ async def authorize(
     roles: Collection[Role] | None = None,
 ) -> Caller:
     """The caller, if they may do ``action`` in this chat; ``roles=None`` allows every member."""
-    found = (
-        await session.execute(
-            select(Member, Branch)
-            .join(Branch, Branch.id == Member.branch_id)
-            .where(Member.telegram_user_id == telegram_user_id)
-        )
-    ).first()
+    found = (await find_callers(session, [telegram_user_id])).get(telegram_user_id)
+    return admit(found, chat_id=chat_id, private=private, action=action, roles=roles)
+
+
+async def find_callers(session: AsyncSession, telegram_user_ids: Collection[int]) -> dict[int, Caller]:
+    """The registered members among these Telegram users, with their branches, in one query."""
+    rows = await session.execute(
+        select(Member, Branch)
+        .join(Branch, Branch.id == Member.branch_id)
+        .where(Member.telegram_user_id.in_(telegram_user_ids))
+    )
+    return {member.telegram_user_id: Caller(member, branch) for member, branch in rows.all()}
+
+
+def admit(
+    found: Caller | None, *, chat_id: int, private: bool, action: str, roles: Collection[Role] | None = None
+) -> Caller:
+    """The access rule itself: ``found`` (from `find_callers`) may do ``action`` here, or `AccessDenied` says why."""
     if found is None:
         raise AccessDenied(NOT_REGISTERED)
-    member, branch = found
-    if not private and branch.chat_id != chat_id:
+    if not private and found.branch.chat_id != chat_id:
         raise AccessDenied(WRONG_GROUP)
-    if roles is not None and Role(member.role) not in roles:
+    if roles is not None and found.role not in roles:
         allowed = ROLE_SEPARATOR.join(r.value for r in Role if r in roles)
-        raise AccessDenied(NEEDS_ROLE.format(action=action, roles=allowed, role=member.role))
-    return Caller(member, branch)
+        raise AccessDenied(NEEDS_ROLE.format(action=action, roles=allowed, role=found.member.role))
+    return found

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -202,13 +202,40 @@ async def check_in(
     session: AsyncSession, member: Member, activity_id: int, *, method: AttendanceMethod, now: datetime
 ) -> Result:
     """Check ``member`` in to one activity by button or command (code-mode activities refuse both)."""
-    activity = await _branch_activity(session, member, activity_id)
-    if (refusal := _checkin_refusal(activity, now)) is not None:
-        return refusal
-    assert activity is not None
-    if activity.checkin_code:
-        return Result(Outcome.CODE_REQUIRED, activity)
-    return await _record_presence(session, activity, member, method, now)
+    (result,) = await check_in_many(session, [CheckinRequest(member, activity_id, method)], now=now)
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class CheckinRequest:
+    """One member's check-in to one activity, as `check_in_many` takes it."""
+
+    member: Member
+    activity_id: int
+    method: AttendanceMethod
+
+
+async def check_in_many(session: AsyncSession, requests: Sequence[CheckinRequest], *, now: datetime) -> list[Result]:
+    """`check_in` for several requests at once (any members, activities and repeats): a result per request, in
+    order, from one query for the activities and one statement for the new rows."""
+    wanted = {request.activity_id for request in requests}
+    found = {a.id: a for a in await session.scalars(select(Activity).where(Activity.id.in_(wanted)))}
+    results: list[Result | None] = []
+    presences: list[tuple[int, Activity, Member, AttendanceMethod]] = []
+    for position, request in enumerate(requests):
+        activity = found.get(request.activity_id)
+        if activity is not None and activity.branch_id != request.member.branch_id:
+            activity = None  # another branch's activity is treated like an unknown one
+        refusal = _checkin_refusal(activity, now)
+        if refusal is None and activity is not None and activity.checkin_code:
+            refusal = Result(Outcome.CODE_REQUIRED, activity)
+        results.append(refusal)
+        if refusal is None and activity is not None:
+            presences.append((position, activity, request.member, request.method))
+    outcomes = await _record_presences(session, [entry[1:] for entry in presences], now)
+    for (position, activity, *_), outcome in zip(presences, outcomes, strict=True):
+        results[position] = Result(outcome, activity)
+    return [result for result in results if result is not None]
 
 
 async def check_in_open(session: AsyncSession, member: Member, *, now: datetime) -> Result:
@@ -494,41 +521,73 @@ def _management_refusal(activity: Activity | None, member: Member, *, allow_canc
 async def _record_presence(
     session: AsyncSession, activity: Activity, member: Member, method: AttendanceMethod, now: datetime
 ) -> Result:
-    """Insert the present row, or turn the member's leave into presence; a second check-in changes nothing."""
-    assert activity.id is not None and member.id is not None
+    """One member's presence (see `_record_presences`)."""
+    (outcome,) = await _record_presences(session, [(activity, member, method)], now)
+    return Result(outcome, activity)
+
+
+async def _record_presences(
+    session: AsyncSession, entries: Sequence[tuple[Activity, Member, AttendanceMethod]], now: datetime
+) -> list[Outcome]:
+    """Insert the present rows, or turn a member's leave into presence; a second check-in changes nothing.
+
+    One INSERT … ON CONFLICT DO NOTHING for all entries; only the members it did not insert (already present, or
+    on leave) need an UPDATE. A repeat within ``entries`` is answered as already present.
+    """
+    keys = [(activity.id, member.id) for activity, member, _ in entries]
+    first: dict[tuple[int | None, int | None], tuple[Activity, Member, AttendanceMethod]] = {}
+    for key, entry in zip(keys, entries, strict=True):
+        first.setdefault(key, entry)
+    if not first:
+        return []
+    rows = [
+        {
+            "activity_id": activity.id,
+            "member_id": member.id,
+            "status": AttendanceStatus.PRESENT.value,
+            "method": method.value,
+            "at": now,
+        }
+        for activity, member, method in first.values()
+    ]
     statement = (
         _insert(session, Attendance)
-        .values(
-            activity_id=activity.id,
-            member_id=member.id,
-            status=AttendanceStatus.PRESENT.value,
-            method=method.value,
-            at=now,
-        )
+        .values(rows)
         .on_conflict_do_nothing(index_elements=["activity_id", "member_id"])
-        .returning(Attendance.id)
+        .returning(Attendance.activity_id, Attendance.member_id)
     )
-    if (await session.execute(statement)).scalar_one_or_none() is not None:
-        return Result(Outcome.CHECKED_IN, activity)
-    changed = await session.execute(
-        update(Attendance)
-        .where(
-            Attendance.activity_id == activity.id,
-            Attendance.member_id == member.id,
-            Attendance.status != AttendanceStatus.PRESENT.value,
+    inserted = {tuple(row) for row in await session.execute(statement)}
+    switched: set[tuple[int, int]] = set()
+    rest = [(key, method) for key, (_, _, method) in first.items() if key not in inserted]
+    for method in {method for _, method in rest}:
+        statement = (
+            update(Attendance)
+            .where(
+                tuple_(Attendance.activity_id, Attendance.member_id).in_([key for key, m in rest if m == method]),
+                Attendance.status != AttendanceStatus.PRESENT.value,
+            )
+            .values(
+                status=AttendanceStatus.PRESENT.value,
+                method=method.value,
+                recorded_by=None,
+                leave_reason=None,
+                leave_note=None,
+                at=now,
+            )
+            .returning(Attendance.activity_id, Attendance.member_id)
         )
-        .values(
-            status=AttendanceStatus.PRESENT.value,
-            method=method.value,
-            recorded_by=None,
-            leave_reason=None,
-            leave_note=None,
-            at=now,
-        )
-    )
-    if changed.rowcount == 0:  # type: ignore[attr-defined]
-        return Result(Outcome.ALREADY_PRESENT, activity)
-    return Result(Outcome.CHECKED_IN_INSTEAD_OF_LEAVE, activity)
+        switched |= {tuple(row) for row in await session.execute(statement)}
+    outcomes = []
+    for key in keys:
+        if key in inserted:
+            outcomes.append(Outcome.CHECKED_IN)
+            inserted.discard(key)  # a repeat of this key later in ``entries`` finds the member present
+        elif key in switched:
+            outcomes.append(Outcome.CHECKED_IN_INSTEAD_OF_LEAVE)
+            switched.discard(key)
+        else:
+            outcomes.append(Outcome.ALREADY_PRESENT)
+    return outcomes
 
 
 async def _count_code_try(session: AsyncSession, activity: Activity, member: Member) -> int:
