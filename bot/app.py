@@ -107,6 +107,7 @@ def _register_handlers(app: Application) -> None:
     app.add_handler(CommandHandler("members", branch.members))
     app.add_handler(CommandHandler("setrole", branch.setrole))
     app.add_handler(CommandHandler("group", branch.group))
+    app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, branch.chat_migrated))
     # /setrole's person and handover buttons; join-flow buttons pressed after that flow ended
     app.add_handler(CallbackQueryHandler(branch.member_button, pattern=branch.MEMBER_PATTERN))
     app.add_handler(CallbackQueryHandler(branch.stale_join_button, pattern=branch.JOIN_PATTERN))

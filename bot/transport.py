@@ -365,6 +365,10 @@ class BotApiSimulator:
             fields["entities"] = entities
         return self._user_update(fields, user=user, chat=chat, reply_to_message_id=reply_to_message_id)
 
+    def chat_event(self, fields: JSON, *, user: JSON, chat: JSON) -> JSON:
+        """An Update carrying a service message in ``chat`` (``fields`` such as ``migrate_to_chat_id``)."""
+        return self._user_update(fields, user=user, chat=chat)
+
     def user_document(
         self,
         content: bytes,

@@ -128,6 +128,23 @@ def telegram_name(user: User) -> str:
     return user.full_name
 
 
+# -- the group upgraded to a supergroup ------------------------------------------------------------------------------
+
+
+async def chat_migrated(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Telegram moved the group to a supergroup (a new chat id), announced in the old chat and in the new one: the
+    branch follows, once, and the new chat is told that nothing else changes."""
+    message = cast(Message, update.effective_message)
+    if message.migrate_to_chat_id is not None:
+        old_chat_id, new_chat_id = message.chat_id, message.migrate_to_chat_id
+    else:
+        old_chat_id, new_chat_id = cast(int, message.migrate_from_chat_id), message.chat_id
+    async with sessions(context).begin() as session:
+        branch = await branches.follow_chat_migration(session, old_chat_id, new_chat_id, datetime.now(UTC))
+    if branch is not None:
+        await context.bot.send_message(new_chat_id, texts.CHAT_MIGRATED.format(branch=escape(branch.name)))
+
+
 # -- /invite --------------------------------------------------------------------------------------------------------
 
 

@@ -20,7 +20,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.models import Branch, Invite, Member, MemberStatus, PartyGroup, Role
+from bot.models import Branch, Invite, Member, MemberStatus, PartyGroup, Reminder, ReminderStatus, Role
 from bot.services.access import Caller, find_member
 from bot.services.audit import record_change
 
@@ -317,6 +317,32 @@ async def _own_group_id(session: AsyncSession, branch_id: int, party_group_id: i
         return None
     group = await session.get(PartyGroup, party_group_id)
     return group.id if group is not None and group.branch_id == branch_id else None
+
+
+async def follow_chat_migration(
+    session: AsyncSession, old_chat_id: int, new_chat_id: int, now: datetime
+) -> Branch | None:
+    """A group upgraded to a supergroup gets a new chat id: the branch bound to it, and its group reminders not yet
+    sent, move to the new id. None if no branch was bound to the old id (unbound, or moved already: Telegram
+    announces a migration in both chats)."""
+    branch = await session.scalar(select(Branch).where(Branch.chat_id == old_chat_id))
+    if branch is None:
+        return None
+    branch.chat_id = new_chat_id
+    await session.execute(
+        update(Reminder)
+        .where(Reminder.chat_id == old_chat_id, Reminder.status == ReminderStatus.PENDING.value)
+        .values(chat_id=new_chat_id)
+    )
+    audit(
+        session,
+        "branch.chat_migrated",
+        now,
+        caller=None,
+        branch_id=branch.id,
+        detail={"from": old_chat_id, "to": new_chat_id},
+    )
+    return branch
 
 
 # --- reading the member list ---------------------------------------------------------------------------------------
