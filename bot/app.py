@@ -191,11 +191,13 @@ def _start_reminders(app: Application, settings: Settings) -> None:
         pacer=Pacer(overall_rate=settings.send_rate),
     )
     app.bot_data[_RUNNER_KEY] = runner
+    app.bot_data[common.REPLAN_KEY] = runner.plan_branch_soon
     runner.start()
 
 
 async def _stop_reminders(app: Application) -> None:
     """Stop the runner while the bot can still send (in-flight reminders finish and are recorded)."""
+    app.bot_data.pop(common.REPLAN_KEY, None)
     runner = app.bot_data.pop(_RUNNER_KEY, None)
     if runner is not None:
         await runner.stop()

@@ -90,7 +90,7 @@ from bot.services.activities import (
     set_announcement,
 )
 from handlers import activities_texts as texts
-from handlers.common import caller_or_refuse, reply, sessions
+from handlers.common import caller_or_refuse, replan_soon, reply, sessions
 from handlers.formatting import escape
 from handlers.keyboards import Action, decode, encode
 
@@ -277,6 +277,7 @@ async def _new_one_line(update: Update, context: ContextTypes.DEFAULT_TYPE, call
     if dry_run:
         await message.reply_text(texts.PREVIEW.format(announcement=announcement_text(info, now)))
         return
+    replan_soon(context, info.branch_id)
     posted = await _announce(context, info, now)
     await message.reply_text(_created_text(info, posted, message.chat_id, now))
 
@@ -299,6 +300,7 @@ async def record(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     except (ActivityRefused, when.WhenError) as refusal:
         await _refuse(update, refusal)
         return
+    replan_soon(context, info.branch_id)
     await message.reply_text(
         texts.RECORDED.format(
             id=info.id,
@@ -667,6 +669,7 @@ async def on_confirm(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int 
         await message.edit_text(f"{_refusal_text(refusal)}\n{texts.FLOW_RESTART}")
         return ConversationHandler.END
     await query.answer()
+    replan_soon(context, info.branch_id)
     posted = await _announce(context, info, now)
     await message.edit_text(_created_text(info, posted, message.chat_id, now))
     return ConversationHandler.END
@@ -789,6 +792,7 @@ async def _mark_held(
     except ActivityRefused as refusal:
         await _refuse(update, refusal)
         return
+    replan_soon(context, info.branch_id)
     if file_id is not None:
         text = texts.MARKED_HELD_FILE.format(id=info.id, kinds=_kinds(info), name=escape(file_name))
     else:
@@ -868,6 +872,7 @@ async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     except ActivityRefused as refusal:
         await _refuse(update, refusal)
         return
+    replan_soon(context, info.branch_id)
     notice = texts.CANCELLED_NOTICE.format(kinds=_kinds(info), when=_when(info, now))
     note = await _sync_group(context, info, now, notice, message.chat_id)
     await message.reply_text(texts.CANCELLED.format(id=info.id, kinds=_kinds(info), when=_when(info, now)) + note)
@@ -894,6 +899,7 @@ async def move(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     except (ActivityRefused, when.WhenError) as refusal:
         await _refuse(update, refusal)
         return
+    replan_soon(context, info.branch_id)
     notice = texts.MOVED_NOTICE.format(kinds=_kinds(info), when=_when(info, now), place=escape(info.place))
     note = await _sync_group(context, info, now, notice, message.chat_id)
     await message.reply_text(texts.MOVED.format(id=info.id, when=_when(info, now)) + note)

@@ -14,6 +14,7 @@ from bot.services.checkin_batch import CheckinBatcher
 
 SESSIONS_KEY = "db_sessions"
 CHECKINS_KEY = "checkin_batcher"
+REPLAN_KEY = "replan_branch"  # set while the reminder runner runs: plans one branch now
 
 
 def sessions(context: ContextTypes.DEFAULT_TYPE) -> async_sessionmaker[AsyncSession]:
@@ -23,6 +24,14 @@ def sessions(context: ContextTypes.DEFAULT_TYPE) -> async_sessionmaker[AsyncSess
 def checkins(context: ContextTypes.DEFAULT_TYPE) -> CheckinBatcher:
     """Where 签到 presses are written (together, when many arrive at once)."""
     return context.application.bot_data[CHECKINS_KEY]
+
+
+def replan_soon(context: ContextTypes.DEFAULT_TYPE, branch_id: int) -> None:
+    """The branch's activities or reminder rules changed: have its reminders planned again now, not at the next
+    planning pass (when this process delivers reminders; otherwise the process that does plans it in time)."""
+    replan = context.application.bot_data.get(REPLAN_KEY)
+    if replan is not None:
+        replan(branch_id)
 
 
 def is_private(update: Update) -> bool:

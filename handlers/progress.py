@@ -22,7 +22,7 @@ from bot.services.ledger import LedgerFile, LedgerFormat, export_ledger, parse_p
 from bot.services.progress import branch_progress, branch_requirements, find_requirement, set_local_minimum
 from bot.services.requirements import REQUIREMENTS, format_progress
 from handlers import progress_texts as texts
-from handlers.common import caller_or_refuse, is_private, reply, sessions
+from handlers.common import caller_or_refuse, is_private, replan_soon, reply, sessions
 from handlers.formatting import escape
 
 MAX_LOCAL_MINIMUM = 99
@@ -67,6 +67,7 @@ async def require(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         except ValueError as refusal:
             await reply(update, escape(str(refusal)))
             return
+    replan_soon(context, caller.branch.id)
     label = escape(change.requirement.label)
     if change.requirement.minimum == change.common:
         await reply(update, texts.REQUIRE_RESET.format(label=label))

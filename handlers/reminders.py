@@ -31,7 +31,7 @@ from bot.services.theme_day import ThemeDay, ThemeDayRule, ThemeDayRuleError, ca
 from bot.services.theme_day import parse_rule as parse_theme_day_rule
 from bot.services.when import WEEKDAY_NAMES, format_when
 from handlers import reminders_texts as texts
-from handlers.common import caller_or_refuse, is_private, reply, sessions
+from handlers.common import caller_or_refuse, is_private, replan_soon, reply, sessions
 from handlers.formatting import escape
 from handlers.keyboards import Action, decode
 
@@ -70,6 +70,7 @@ async def themeday(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if text.lower() in texts.THEMEDAY_CLEAR_WORDS:
             await set_theme_day_rule(session, caller, None)
             await session.commit()
+            replan_soon(context, caller.branch.id)
             await message.reply_text(texts.THEMEDAY_CLEARED)
             return
         try:
@@ -79,6 +80,7 @@ async def themeday(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             return
         await set_theme_day_rule(session, caller, rule.compact)
         await session.commit()
+    replan_soon(context, caller.branch.id)
     today = now.astimezone(branch_zone(caller.branch.timezone)).date()
     await message.reply_text(texts.THEMEDAY_SET.format(rule=rule.describe(), days=_next_days(rule, today)))
 
@@ -128,6 +130,7 @@ async def remind(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         enabled = word in texts.REMIND_ON_WORDS
         await set_member_reminders(session, caller, enabled=enabled)
         await session.commit()
+    replan_soon(context, caller.branch.id)
     answer = texts.REMIND_TURNED_ON if enabled else texts.REMIND_TURNED_OFF
     if caller.role in COMMITTEE_ROLES:
         answer += texts.REMIND_OFFICER_NOTE.format(role=caller.role.value)

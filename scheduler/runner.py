@@ -81,7 +81,10 @@ class Notifier(Protocol):
         """Send one message, or raise one of the DeliveryError subclasses."""
 
 
-Planner = Callable[[Sessions, datetime], Awaitable[object]]
+class Planner(Protocol):
+    """Plans reminders of every branch, or of one (scheduler.planner.plan)."""
+
+    def __call__(self, sessions: Sessions, now: datetime, branch_id: int | None = None) -> Awaitable[object]: ...
 
 
 # --- policy --------------------------------------------------------------------------------------------------
@@ -251,6 +254,24 @@ class ReminderRunner:
             logger.exception("reminder planning failed")
         finally:
             self._runs.discard(task)
+
+    def plan_branch_soon(self, branch_id: int) -> None:
+        """Plan one branch's reminders now, in the background: after an activity or a rule changed, its reminders
+        follow at once rather than at the next planning pass (a cancelled meeting's reminder, due in a minute,
+        must not go out). Does nothing while the runner is not started."""
+        if self.planner is None or self._scheduler is None:
+            return
+        task = asyncio.create_task(self._plan_branch(branch_id), name=f"plan-branch-{branch_id}")
+        self._runs.add(task)
+        task.add_done_callback(self._runs.discard)
+
+    async def _plan_branch(self, branch_id: int) -> None:
+        assert self.planner is not None
+        try:
+            result = await self.planner(self.sessions, self.clock(), branch_id=branch_id)
+            logger.info("reminder planning of branch %s done: %s", branch_id, result)
+        except Exception:
+            logger.exception("reminder planning of branch %s failed", branch_id)
 
     # -- one delivery run ------------------------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -124,6 +124,7 @@ class ActivityInfo:
     announcement_message_id: int | None
     group_chat_id: int | None
     timezone: str
+    branch_id: int
 
     @property
     def kind(self) -> ActivityKind:
@@ -539,6 +540,7 @@ def _info(activity: Activity, kinds: tuple[ActivityKind, ...], branch: Branch, p
         announcement_message_id=activity.announcement_message_id,
         group_chat_id=branch.chat_id,
         timezone=branch.timezone,
+        branch_id=cast(int, branch.id),
     )
 
 

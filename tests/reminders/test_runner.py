@@ -304,7 +304,7 @@ async def test_start_schedules_both_jobs_and_stop_releases_unsent_rows(
                 await asyncio.sleep(0.2)
             self.sent.append((chat_id, text, tuple(buttons)))
 
-    async def planner(_sessions: Sessions, at: datetime) -> str:
+    async def planner(_sessions: Sessions, at: datetime, branch_id: int | None = None) -> str:
         planned.append(at)
         return "planned"
 
