@@ -29,7 +29,7 @@ from bot.services.attendance import Outcome, Result, checkin_window
 from bot.services.checkin_batch import Press
 from bot.services.when import format_when
 from handlers import checkin_texts as texts
-from handlers.common import caller_or_refuse, checkins, is_private, sessions
+from handlers.common import caller_or_refuse, checkins, is_private, rollback_and_reply, sessions
 from handlers.formatting import escape, split_message
 from handlers.keyboards import Action, decode, encode
 
@@ -319,11 +319,11 @@ async def proxy_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         if caller is None:
             return
         if request is None:
-            await message.reply_text(texts.PROXY_USAGE)
+            await rollback_and_reply(update, session, texts.PROXY_USAGE)
             return
         activity_id, name, leave, note = request
         if note is not None and len(note) > NOTE_LIMIT:
-            await message.reply_text(texts.NOTE_TOO_LONG.format(limit=NOTE_LIMIT))
+            await rollback_and_reply(update, session, texts.NOTE_TOO_LONG.format(limit=NOTE_LIMIT))
             return
         result = await attendance.proxy(session, caller, activity_id, name, leave=leave, note=note, now=now)
     local_now = _local(caller.branch, now)
@@ -362,10 +362,10 @@ async def code_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         if caller is None:
             return
         if not is_private(update):
-            await message.reply_text(texts.CODE_PRIVATE_ONLY)
+            await rollback_and_reply(update, session, texts.CODE_PRIVATE_ONLY)
             return
         if activity_id is None or not readable:
-            await message.reply_text(texts.CODE_USAGE)
+            await rollback_and_reply(update, session, texts.CODE_USAGE)
             return
         result = await attendance.set_checkin_code(session, caller, activity_id, enabled=len(args) == 1)
     local_now = _local(caller.branch, now)
@@ -393,7 +393,7 @@ async def attendance_command(update: Update, context: ContextTypes.DEFAULT_TYPE)
         if caller is None:
             return
         if activity_id is None:
-            await message.reply_text(texts.ATTENDANCE_USAGE)
+            await rollback_and_reply(update, session, texts.ATTENDANCE_USAGE)
             return
         result = await attendance.attendance_summary(session, caller, activity_id)
     local_now = _local(caller.branch, now)

@@ -1,5 +1,9 @@
 """What every branch handler needs: the database sessions (and the check-in batcher), the caller's access check, and
-a polite refusal."""
+a polite refusal.
+
+No handler awaits Telegram while its session holds a connection (tests/telegram/test_no_call_in_transaction.py):
+it decides inside the session, leaves it (commit, rollback, or the end of the ``async with``), then replies.
+"""
 
 from __future__ import annotations
 
@@ -46,6 +50,14 @@ async def reply(update: Update, text: str) -> None:
         await update.effective_message.reply_text(text)
 
 
+async def rollback_and_reply(update: Update, session: AsyncSession, text: str) -> None:
+    """Answer a request that writes nothing, ending the session's transaction first: the database (SQLite: the one
+    connection, with its write lock) is not held while the answer travels to Telegram and back. ``text`` is computed
+    before the call: the rollback expires the session's objects."""
+    await session.rollback()
+    await reply(update, text)
+
+
 async def caller_or_refuse(
     update: Update, session: AsyncSession, action: str, roles: frozenset[Role] | None = None
 ) -> Caller | None:
@@ -58,8 +70,5 @@ async def caller_or_refuse(
             session, user.id, chat_id=chat.id, private=is_private(update), action=action, roles=roles
         )
     except AccessDenied as refusal:
-        # Nothing is written after a refusal: end the transaction first, so that the database (SQLite: the one
-        # connection, with its write lock) is not held while the refusal travels to Telegram and back.
-        await session.rollback()
-        await reply(update, str(refusal))
+        await rollback_and_reply(update, session, str(refusal))  # nothing is written after a refusal
         return None

@@ -29,7 +29,7 @@ from bot.services.knowledge_base import add_document, list_documents, remove_doc
 from bot.services.progress import branch_timezone
 from bot.services.when import format_when
 from handlers import kb_texts as texts
-from handlers.common import caller_or_refuse, is_private, reply, sessions
+from handlers.common import caller_or_refuse, is_private, reply, rollback_and_reply, sessions
 from handlers.formatting import escape
 from handlers.qa import rebuild_answerer
 from knowledge.ingest import MAX_FILE_BYTES, IngestError, parse_bytes
@@ -106,7 +106,7 @@ async def _kb_caller(update: Update, session: AsyncSession) -> Caller | None:
     """The 书记 or 组织委员 asking in a private chat; anyone else, or anywhere else, is answered with a refusal."""
     caller = await caller_or_refuse(update, session, texts.KB_ACTION, KB_ROLES)
     if caller is not None and not is_private(update):
-        await reply(update, texts.KB_PRIVATE_ONLY)
+        await rollback_and_reply(update, session, texts.KB_PRIVATE_ONLY)
         return None
     return caller
 
@@ -139,7 +139,7 @@ async def _remove(update: Update, context: ContextTypes.DEFAULT_TYPE, document_i
         own = {d.id: d for d in await list_documents(session, scope=caller.branch.id) if d.scope_branch_id}
         document = own.get(document_id)
         if document is None:
-            await reply(update, texts.KB_NOT_FOUND.format(id=document_id))
+            await rollback_and_reply(update, session, texts.KB_NOT_FOUND.format(id=document_id))
             return
         # remove_document commits, with the audit row.
         detail = {"title": document.title}

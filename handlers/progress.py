@@ -22,7 +22,7 @@ from bot.services.ledger import LedgerFile, LedgerFormat, export_ledger, parse_p
 from bot.services.progress import branch_progress, branch_requirements, find_requirement, set_local_minimum
 from bot.services.requirements import REQUIREMENTS, format_progress
 from handlers import progress_texts as texts
-from handlers.common import caller_or_refuse, is_private, replan_soon, reply, sessions
+from handlers.common import caller_or_refuse, is_private, replan_soon, reply, rollback_and_reply, sessions
 from handlers.formatting import escape
 
 MAX_LOCAL_MINIMUM = 99
@@ -51,21 +51,22 @@ async def require(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if caller is None:
             return
         if len(context.args) != 2:
-            await reply(update, texts.REQUIRE_USAGE.format(names=_REQUIREMENT_NAMES))
+            await rollback_and_reply(update, session, texts.REQUIRE_USAGE.format(names=_REQUIREMENT_NAMES))
             return
         name, number = context.args
         requirement = find_requirement(name)
         minimum = _count(number)
         if requirement is None:
-            await reply(update, texts.REQUIRE_UNKNOWN.format(name=escape(name), names=_REQUIREMENT_NAMES))
+            unknown = texts.REQUIRE_UNKNOWN.format(name=escape(name), names=_REQUIREMENT_NAMES)
+            await rollback_and_reply(update, session, unknown)
             return
         if minimum is None:
-            await reply(update, texts.REQUIRE_BAD_NUMBER.format(limit=MAX_LOCAL_MINIMUM))
+            await rollback_and_reply(update, session, texts.REQUIRE_BAD_NUMBER.format(limit=MAX_LOCAL_MINIMUM))
             return
         try:
             change = await set_local_minimum(session, caller, requirement.key, minimum)
         except ValueError as refusal:
-            await reply(update, escape(str(refusal)))
+            await rollback_and_reply(update, session, escape(str(refusal)))
             return
     replan_soon(context, caller.branch.id)
     label = escape(change.requirement.label)
@@ -115,12 +116,12 @@ async def export(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if caller is None:
             return
         if len(periods) > 1:
-            await reply(update, texts.EXPORT_USAGE.format(reason=texts.EXPORT_TOO_MANY))
+            await rollback_and_reply(update, session, texts.EXPORT_USAGE.format(reason=texts.EXPORT_TOO_MANY))
             return
         try:
             period = parse_period(periods[0]) if periods else None
         except ValueError as problem:
-            await reply(update, texts.EXPORT_USAGE.format(reason=escape(str(problem))))
+            await rollback_and_reply(update, session, texts.EXPORT_USAGE.format(reason=escape(str(problem))))
             return
         ledger = await export_ledger(session, cast(int, caller.branch.id), period, datetime.now(UTC), fmt)
     await _send_privately(update, context, ledger, caller)

@@ -17,7 +17,7 @@ from telegram import CallbackQuery, Message, Update
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
-from bot.models import COMMITTEE_ROLES, ORGANIZER_ROLES, ReminderStatus, Role
+from bot.models import COMMITTEE_ROLES, ORGANIZER_ROLES, Branch, ReminderStatus, Role
 from bot.services.reminders import (
     ReminderOverview,
     SnoozeOutcome,
@@ -31,7 +31,7 @@ from bot.services.theme_day import ThemeDay, ThemeDayRule, ThemeDayRuleError, ca
 from bot.services.theme_day import parse_rule as parse_theme_day_rule
 from bot.services.when import WEEKDAY_NAMES, format_when
 from handlers import reminders_texts as texts
-from handlers.common import caller_or_refuse, is_private, replan_soon, reply, sessions
+from handlers.common import caller_or_refuse, is_private, replan_soon, reply, rollback_and_reply, sessions
 from handlers.formatting import escape
 from handlers.keyboards import Action, decode
 
@@ -50,39 +50,38 @@ async def themeday(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message = cast(Message, update.effective_message)
     text = " ".join(context.args or []).strip()
     now = datetime.now(UTC)
-    async with sessions(context)() as session:
-        if not text:
+    if not text:
+        async with sessions(context)() as session:
             caller = await caller_or_refuse(update, session, texts.THEMEDAY_VIEW_ACTION)
-            if caller is None:
-                return
-            rule = _stored_rule(caller.branch.theme_day_rule)
-            if rule is None:
-                await message.reply_text(texts.THEMEDAY_NONE)
-                return
-            today = now.astimezone(branch_zone(caller.branch.timezone)).date()
-            await message.reply_text(
-                texts.THEMEDAY_CURRENT.format(rule=rule.describe(), days=_next_days(rule, today)) + texts.THEMEDAY_HINT
-            )
-            return
+        if caller is not None:
+            await message.reply_text(_theme_day_view(caller.branch, now))
+        return
+    async with sessions(context)() as session:
         caller = await caller_or_refuse(update, session, texts.THEMEDAY_SET_ACTION, THEMEDAY_ROLES)
         if caller is None:
             return
-        if text.lower() in texts.THEMEDAY_CLEAR_WORDS:
-            await set_theme_day_rule(session, caller, None)
-            await session.commit()
-            replan_soon(context, caller.branch.id)
-            await message.reply_text(texts.THEMEDAY_CLEARED)
-            return
         try:
-            rule = parse_theme_day_rule(text)
+            rule = None if text.lower() in texts.THEMEDAY_CLEAR_WORDS else parse_theme_day_rule(text)
         except ThemeDayRuleError as error:
-            await message.reply_text(escape(str(error)))
+            await rollback_and_reply(update, session, escape(str(error)))
             return
-        await set_theme_day_rule(session, caller, rule.compact)
+        await set_theme_day_rule(session, caller, rule.compact if rule else None)
         await session.commit()
     replan_soon(context, caller.branch.id)
+    if rule is None:
+        await message.reply_text(texts.THEMEDAY_CLEARED)
+        return
     today = now.astimezone(branch_zone(caller.branch.timezone)).date()
     await message.reply_text(texts.THEMEDAY_SET.format(rule=rule.describe(), days=_next_days(rule, today)))
+
+
+def _theme_day_view(branch: Branch, now: datetime) -> str:
+    """The branch's rule and its next days, or that it has none."""
+    rule = _stored_rule(branch.theme_day_rule)
+    if rule is None:
+        return texts.THEMEDAY_NONE
+    today = now.astimezone(branch_zone(branch.timezone)).date()
+    return texts.THEMEDAY_CURRENT.format(rule=rule.describe(), days=_next_days(rule, today)) + texts.THEMEDAY_HINT
 
 
 def _stored_rule(stored: str | None) -> ThemeDayRule | None:
@@ -125,7 +124,7 @@ async def remind(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             return
         if word not in texts.REMIND_ON_WORDS | texts.REMIND_OFF_WORDS:
             status = texts.REMIND_STATUS_ON if caller.member.reminders_enabled else texts.REMIND_STATUS_OFF
-            await message.reply_text(status + texts.REMIND_USAGE)
+            await rollback_and_reply(update, session, status + texts.REMIND_USAGE)
             return
         enabled = word in texts.REMIND_ON_WORDS
         await set_member_reminders(session, caller, enabled=enabled)
@@ -148,7 +147,7 @@ async def list_reminders(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         if caller is None:
             return
         if not is_private(update):
-            await message.reply_text(texts.REMINDERS_PRIVATE_ONLY)
+            await rollback_and_reply(update, session, texts.REMINDERS_PRIVATE_ONLY)
             return
         overview = await branch_reminders(session, cast(int, caller.branch.id), limit=LISTED_PER_STATUS)
     now = datetime.now(UTC).astimezone(branch_zone(caller.branch.timezone))
