@@ -50,9 +50,10 @@ from telegram import Update  # noqa: E402
 from bot.app import build_application, serving  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.db import make_engine, make_session_factory, scratch_postgresql_database, upgrade_database  # noqa: E402
-from bot.models import Activity, ActivityKind, Attendance, AttendanceMethod, Branch, Member  # noqa: E402
+from bot.models import Activity, ActivityKind, Attendance, AttendanceMethod, Branch, Member, Reminder  # noqa: E402
 from bot.services import attendance  # noqa: E402
 from bot.services.access import authorize  # noqa: E402
+from bot.services.reminders import ATTENDANCE_KINDS  # noqa: E402
 from bot.transport import BotApiSimulator, InProcessBotApi, group_chat, make_user  # noqa: E402
 from handlers.common import CHECKINS_KEY  # noqa: E402
 from handlers.keyboards import Action, encode  # noqa: E402
@@ -62,6 +63,7 @@ DEFAULT_PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 FIRST_USER_ID = 10_000_000
 FIRST_CHAT_ID = -1_000_000_000_000
 ANSWER_TIMEOUT_S = 60.0
+REMINDER_KINDS = [kind.value for kind in ATTENDANCE_KINDS]
 PATHS = ("service, one at a time", "application, one at a time", "application, {n} in flight")
 
 
@@ -143,6 +145,32 @@ async def seed(
             ],
         )
         activity_ids = list(await session.scalars(select(Activity.id).order_by(Activity.id)))
+        # The reminders the planner leaves for each member of each activity (day before, hour before, "not
+        # checked in yet"): a check-in cancels its member's, so the table is as full as in a real branch.
+        branch_of: dict[int, int] = dict((await session.execute(select(Activity.id, Activity.branch_id))).all())
+        members_of: dict[int, list[tuple[int, int]]] = {}
+        for member_id, branch_id, user_id in await session.execute(
+            select(Member.id, Member.branch_id, Member.telegram_user_id)
+        ):
+            members_of.setdefault(branch_id, []).append((member_id, user_id))
+        await session.execute(
+            insert(Reminder),
+            [
+                {
+                    "branch_id": branch_of[activity_id],
+                    "kind": kind,
+                    "dedup_key": f"a{activity_id}:{kind}:m{member_id}",
+                    "chat_id": user_id,
+                    "member_id": member_id,
+                    "activity_id": activity_id,
+                    "due_at": starts + timedelta(minutes=15),
+                    "text": "提醒",
+                }
+                for activity_id in activity_ids
+                for member_id, user_id in members_of[branch_of[activity_id]]
+                for kind in REMINDER_KINDS
+            ],
+        )
     count = len(branch_ids)
     layout = [
         [

@@ -10,13 +10,13 @@ from __future__ import annotations
 import asyncio
 import threading
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, event, text
+from sqlalchemy import ColumnElement, DateTime, and_, event, false, or_, text
 from sqlalchemy.engine import Connection, Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -52,6 +52,18 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def pairs_in(first: Any, second: Any, pairs: Iterable[tuple[Any, Any]]) -> ColumnElement[bool]:
+    """``(first, second) IN pairs`` written as ``first = a AND second IN (…) OR …`` (one term per first value).
+
+    SQLite answers a row-value ``IN (VALUES …)`` by scanning the whole table; this form it looks up in an index on
+    (first, second), term by term. PostgreSQL does well with either.
+    """
+    grouped: dict[Any, list[Any]] = {}
+    for one, other in pairs:
+        grouped.setdefault(one, []).append(other)
+    return or_(false(), *(and_(first == one, second.in_(others)) for one, others in grouped.items()))
 
 
 def is_sqlite(database_url: str) -> bool:

@@ -348,6 +348,10 @@ class Reminder(SQLModel, table=True):
             sqlite_where=text("status = 'sending'"),
         ),
         Index("ix_reminder_branch_id_status", "branch_id", "status"),
+        # A member's recorded attendance cancels their pending reminders of that activity (one statement per
+        # check-in batch, see bot.db.pairs_in): found through this index, not by scanning the table. Not partial:
+        # SQLite uses a partial index for one (activity, member) term but scans it for several OR-ed terms.
+        Index("ix_reminder_activity_id_member_id", "activity_id", "member_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

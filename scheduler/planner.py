@@ -28,12 +28,12 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, delete, func, select, tuple_, update
+from sqlalchemy import Row, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db import UTCDateTime
+from bot.db import UTCDateTime, pairs_in
 from bot.models import (
     Activity,
     ActivityKind,
@@ -318,7 +318,7 @@ async def _drop_makeup(session: AsyncSession, obsolete: Sequence[tuple[int, int]
         return 0
     result = await session.execute(
         delete(MakeupTask).where(
-            tuple_(MakeupTask.activity_id, MakeupTask.member_id).in_(list(obsolete)), MakeupTask.done_at.is_(None)
+            pairs_in(MakeupTask.activity_id, MakeupTask.member_id, obsolete), MakeupTask.done_at.is_(None)
         )
     )
     return result.rowcount or 0

@@ -4,7 +4,8 @@ Every write of an attendance row is one race-safe statement on the (activity, me
 (``INSERT … ON CONFLICT``), never read-then-insert: any number of simultaneous check-ins leave one row per member.
 A self check-in writes no AuditLog row — the Attendance row itself says who, when and how, and an audit row per
 check-in would double the busiest write path for no new information; leave requests, proxy (代签/补签) entries and
-check-in codes are audited.
+check-in codes are audited. Recording a member's attendance also cancels their pending reminders of that activity
+(`reminders.drop_answered_reminders`): a "please check in" nudge must not follow a check-in.
 
 Functions take the caller's ``Member`` (or ``Caller``) and an activity id, never read the clock (``now`` is passed
 in), do not commit (the caller's transaction does), and answer with a `Result` whose `Outcome` the handler turns
@@ -20,10 +21,11 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select, tuple_, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db import pairs_in
 from bot.models import (
     COMMITTEE_ROLES,
     ORGANIZER_ROLES,
@@ -42,6 +44,7 @@ from bot.models import (
 )
 from bot.services.access import Caller
 from bot.services.audit import record_change
+from bot.services.reminders import drop_answered_reminders
 
 MAX_CODE_FAILURES = 5
 CODE_DIGITS = 4
@@ -350,6 +353,7 @@ async def request_leave(
     ).returning(Attendance.id)
     if (await session.execute(statement)).scalar_one_or_none() is None:
         return Result(Outcome.ALREADY_PRESENT, activity)
+    await drop_answered_reminders(session, [(activity.id, caller.member.id)])
     record_change(
         session, "attendance.leave", caller=caller, target=_target(activity), detail={"reason": reason, "note": note}
     )
@@ -415,6 +419,7 @@ async def proxy(
     }
     statement = _insert(session, Attendance).values(activity_id=activity.id, member_id=member.id, **values)
     await session.execute(statement.on_conflict_do_update(index_elements=["activity_id", "member_id"], set_=values))
+    await drop_answered_reminders(session, [(activity.id, member.id)])
     record_change(
         session,
         "attendance.proxy",
@@ -563,7 +568,7 @@ async def _record_presences(
         statement = (
             update(Attendance)
             .where(
-                tuple_(Attendance.activity_id, Attendance.member_id).in_([key for key, m in rest if m == method]),
+                pairs_in(Attendance.activity_id, Attendance.member_id, [key for key, m in rest if m == method]),
                 Attendance.status != AttendanceStatus.PRESENT.value,
             )
             .values(
@@ -577,6 +582,7 @@ async def _record_presences(
             .returning(Attendance.activity_id, Attendance.member_id)
         )
         switched |= {tuple(row) for row in await session.execute(statement)}
+    await drop_answered_reminders(session, [key for key in first if key in inserted or key in switched])
     outcomes = []
     for key in keys:
         if key in inserted:

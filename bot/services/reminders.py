@@ -19,6 +19,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db import pairs_in
 from bot.models import Branch, Member, Reminder, ReminderStatus
 from bot.services.access import Caller
 from bot.services.audit import record_change
@@ -148,6 +149,28 @@ async def set_member_reminders(session: AsyncSession, caller: Caller, *, enabled
         cancelled = result.rowcount or 0
     record_change(session, "remind.set", caller=caller, target=f"member:{member.id}", detail={"enabled": enabled})
     return cancelled
+
+
+# Reminders meant for a member who may not have answered yet: once their attendance is recorded, they are moot.
+ATTENDANCE_KINDS = (ReminderKind.ACTIVITY_DAY_BEFORE, ReminderKind.ACTIVITY_HOUR_BEFORE, ReminderKind.ACTIVITY_CHECKIN)
+
+
+async def drop_answered_reminders(session: AsyncSession, answered: Collection[tuple[int, int]]) -> int:
+    """Cancel the pending day-before, hour-before and "not checked in yet" reminders of these (activity id,
+    member id) pairs: the member checked in or asked for leave. The planner would cancel them at its next pass;
+    doing it with the attendance closes the gap (a "please check in" nudge minutes after checking in)."""
+    if not answered:
+        return 0
+    result = await session.execute(
+        update(Reminder)
+        .where(
+            pairs_in(Reminder.activity_id, Reminder.member_id, answered),
+            Reminder.status == ReminderStatus.PENDING.value,
+            Reminder.kind.in_([kind.value for kind in ATTENDANCE_KINDS]),
+        )
+        .values(status=ReminderStatus.CANCELLED.value)
+    )
+    return result.rowcount or 0
 
 
 # --- 稍后提醒 --------------------------------------------------------------------------------------------------------
