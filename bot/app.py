@@ -85,6 +85,7 @@ def build_application(
         application.bot_data[_ENGINE_KEY] = engine
         application.bot_data[common.SESSIONS_KEY] = make_session_factory(engine)
         application.bot_data[common.CHECKINS_KEY] = CheckinBatcher(application.bot_data[common.SESSIONS_KEY])
+        application.bot_data[common.QUIET_HOURS_KEY] = _quiet_hours(settings)
         # The knowledge index (and jieba's dictionary) load here, once, never per message.
         await qa.install_answerer(application, answerer)
         await _publish_commands(application)
@@ -172,7 +173,7 @@ async def _publish_commands(app: Application) -> None:
 
 def _start_reminders(app: Application, settings: Settings) -> None:
     """The reminder runner: APScheduler jobs that plan reminders and deliver due ones through this bot."""
-    quiet = QuietHours(*settings.quiet_hours) if settings.quiet_hours else None
+    quiet = _quiet_hours(settings)
     policy = DeliveryPolicy(
         interval=settings.delivery_interval,
         plan_interval=settings.plan_interval,
@@ -193,6 +194,11 @@ def _start_reminders(app: Application, settings: Settings) -> None:
     app.bot_data[_RUNNER_KEY] = runner
     app.bot_data[common.REPLAN_KEY] = runner.plan_branch_soon
     runner.start()
+
+
+def _quiet_hours(settings: Settings) -> QuietHours | None:
+    """One QuietHours for the planner, delivery and the 稍后提醒 button (PARTYBOT_QUIET_HOURS; None when off)."""
+    return QuietHours(*settings.quiet_hours) if settings.quiet_hours else None
 
 
 async def _stop_reminders(app: Application) -> None:

@@ -15,9 +15,11 @@ from telegram.ext import ContextTypes
 from bot.models import Role
 from bot.services.access import AccessDenied, Caller, authorize
 from bot.services.checkin_batch import CheckinBatcher
+from bot.services.reminders import QuietHours
 
 SESSIONS_KEY = "db_sessions"
 CHECKINS_KEY = "checkin_batcher"
+QUIET_HOURS_KEY = "quiet_hours"
 REPLAN_KEY = "replan_branch"  # set while the reminder runner runs: plans one branch now
 
 
@@ -28,6 +30,11 @@ def sessions(context: ContextTypes.DEFAULT_TYPE) -> async_sessionmaker[AsyncSess
 def checkins(context: ContextTypes.DEFAULT_TYPE) -> CheckinBatcher:
     """Where 签到 presses are written (together, when many arrive at once)."""
     return context.application.bot_data[CHECKINS_KEY]
+
+
+def quiet_hours(context: ContextTypes.DEFAULT_TYPE) -> QuietHours | None:
+    """The quiet hours the operator set (PARTYBOT_QUIET_HOURS; None when switched off)."""
+    return context.application.bot_data[QUIET_HOURS_KEY]
 
 
 def replan_soon(context: ContextTypes.DEFAULT_TYPE, branch_id: int) -> None:

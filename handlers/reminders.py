@@ -31,7 +31,15 @@ from bot.services.theme_day import ThemeDay, ThemeDayRule, ThemeDayRuleError, ca
 from bot.services.theme_day import parse_rule as parse_theme_day_rule
 from bot.services.when import WEEKDAY_NAMES, format_when
 from handlers import reminders_texts as texts
-from handlers.common import caller_or_refuse, is_private, replan_soon, reply, rollback_and_reply, sessions
+from handlers.common import (
+    caller_or_refuse,
+    is_private,
+    quiet_hours,
+    replan_soon,
+    reply,
+    rollback_and_reply,
+    sessions,
+)
 from handlers.formatting import escape
 from handlers.keyboards import Action, decode
 
@@ -188,7 +196,9 @@ async def snooze_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         return
     now = datetime.now(UTC)
     async with sessions(context)() as session:
-        result = await snooze_reminder(session, int(button.argument), query.from_user.id, now=now)
+        result = await snooze_reminder(
+            session, int(button.argument), query.from_user.id, now=now, quiet=quiet_hours(context)
+        )
         await session.commit()
     if result.outcome is not SnoozeOutcome.SNOOZED or result.due_at is None:
         notes = {

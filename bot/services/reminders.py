@@ -190,9 +190,14 @@ class SnoozeResult:
 
 
 async def snooze_reminder(
-    session: AsyncSession, reminder_id: int, telegram_user_id: int, *, now: datetime
+    session: AsyncSession,
+    reminder_id: int,
+    telegram_user_id: int,
+    *,
+    now: datetime,
+    quiet: QuietHours | None = DEFAULT_QUIET_HOURS,
 ) -> SnoozeResult:
-    """Send reminder ``reminder_id`` again in an hour (or at 08:00 after the quiet hours), as a new pending row.
+    """Send reminder ``reminder_id`` again in an hour (or when the quiet hours end), as a new pending row.
 
     Only the member it was sent to may snooze it; pressing twice makes one row (its dedup key is ``sz:<id>``).
     """
@@ -204,7 +209,7 @@ async def snooze_reminder(
         return SnoozeResult(SnoozeOutcome.NOT_FOUND)
     branch = await session.get(Branch, original.branch_id)
     zone = branch_zone(branch.timezone if branch else None)
-    due = DEFAULT_QUIET_HOURS.after(now + SNOOZE_DELAY, zone)
+    due = now + SNOOZE_DELAY if quiet is None else quiet.after(now + SNOOZE_DELAY, zone)
     if original.expires_at is not None and due >= original.expires_at:
         return SnoozeResult(SnoozeOutcome.TOO_LATE)
     payload = json.loads(original.payload or "{}")

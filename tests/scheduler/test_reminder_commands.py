@@ -2,44 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.models import AuditLog, Branch, Member, Reminder, ReminderStatus, Role
+from bot.models import AuditLog, Branch, Member, Reminder, ReminderStatus
 from bot.services.access import NEEDS_ROLE, NOT_REGISTERED
 from bot.services.theme_day import from_compact
 from bot.transport import ApiCall, make_user
 from handlers import reminders_texts as texts
 from handlers.keyboards import Action, encode
-from tests.scheduler.builders import SHANGHAI, add, make_branch, make_member
+from tests.scheduler.builders import SHANGHAI, add
+from tests.scheduler.conftest import ORGANIZER, People
 from tests.telegram.helpers import ALICE, BOB, GROUP, ChatHarness, messages, plain
 
-ORGANIZER = make_user(1003, "张华")
 OUTSIDER = make_user(3001, "路人甲")
-
-
-@dataclass(frozen=True, slots=True)
-class People:
-    branch: Branch
-    secretary: Member
-    organizer: Member
-    member: Member
-
-
-@pytest.fixture
-async def people(sessions: async_sessionmaker[AsyncSession]) -> People:
-    branch = await make_branch(sessions, chat_id=GROUP["id"])
-    return People(
-        branch,
-        await make_member(sessions, branch, "李明", ALICE["id"], role=Role.SECRETARY),
-        await make_member(sessions, branch, "张华", ORGANIZER["id"], role=Role.ORGANIZATION),
-        await make_member(sessions, branch, "王芳", BOB["id"]),
-    )
 
 
 def reply(calls: list[ApiCall]) -> str:
