@@ -6,7 +6,9 @@ Usage: python bench/checkin.py [--pg-url URL | --no-pg] [--rounds N] [--district
 
 Scenarios: one branch of 50 members (``--rounds`` activities, everyone checks in to each) and a district of
 500 branches × 40 members (20,000 members seeded with bulk inserts, one open activity per branch; the first
-``--district-checkins`` members in branch-interleaved order check in). Paths, each on its own activities:
+``--district-checkins`` members in branch-interleaved order check in). Every activity starts with the reminders the
+planner leaves for each member (day before, hour before, "not checked in yet"), which a check-in cancels, so the
+reminder table is as full as in a running branch. Paths, each on its own activities:
 - service, one at a time (the baseline): what the handler did with the database before group commit — access
   check + check-in, one transaction per press — with no Telegram;
 - application, one at a time: ``process_update`` per press, each waiting for the one before (a batch of one);
