@@ -1,8 +1,8 @@
 """Assemble the python-telegram-bot Application: the one switchboard of every command and button the bot answers.
 
-`build_application` wires settings, transport, start-up work (database, knowledge index, command menu, and when
-asked the reminder runner) and the handlers; `run_polling` and `run_webhook` run it against Telegram; `serving`
-runs it in-process (console, tests) the same way.
+`build_application` wires settings, transport, the conversations' persistence (bot.persistence), start-up work
+(database, knowledge index, command menu, and when asked the reminder runner) and the handlers; `run_polling` and
+`run_webhook` run it against Telegram; `serving` runs it in-process (console, tests) the same way.
 """
 
 from __future__ import annotations
@@ -28,8 +28,9 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from bot.config import ConfigError, Settings
-from bot.db import make_engine, make_session_factory, upgrade_database
+from bot.db import Database
 from bot.notifier import ReplyRateLimiter, TelegramNotifier
+from bot.persistence import DatabasePersistence
 from bot.services.checkin_batch import CheckinBatcher
 from bot.services.reminders import QuietHours
 from bot.update_order import PerUserOrderedProcessor
@@ -60,13 +61,19 @@ def build_application(
 ) -> Application:
     """The Application. With ``request`` (an in-process transport) it has no updater and no rate limiter;
     with ``answerer`` given, start-up uses it instead of indexing the knowledge base (tests); with
-    ``deliver_reminders`` it plans and sends reminders from start-up until it stops (`run_polling`, `run_webhook`)."""
+    ``deliver_reminders`` it plans and sends reminders from start-up until it stops (`run_polling`, `run_webhook`).
+
+    The database is opened (migrated, engine made) by whoever needs it first: that is the persistence, which PTB
+    loads in ``Application.initialize`` before ``post_init``; start-up then shares the same engine."""
+    database = Database(settings.database_url)
     builder = (
         Application.builder()
         .token(settings.telegram_bot_token or OFFLINE_TOKEN)
         .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=settings.timezone))
         # different people's updates at once, each person's in order (the conversations rely on it)
         .concurrent_updates(PerUserOrderedProcessor(settings.concurrent_updates))
+        # the guided conversations' steps and drafts, kept in the database across restarts
+        .persistence(DatabasePersistence(database))
         .post_stop(_stop_reminders)
         .post_shutdown(_shut_down)
     )
@@ -80,10 +87,8 @@ def build_application(
         builder = builder.request(request).get_updates_request(request).updater(None)
 
     async def start_up(application: Application) -> None:
-        await upgrade_database(settings.database_url)
-        engine = make_engine(settings.database_url)
-        application.bot_data[_ENGINE_KEY] = engine
-        application.bot_data[common.SESSIONS_KEY] = make_session_factory(engine)
+        application.bot_data[common.SESSIONS_KEY] = await database.sessions()  # opened by initialize already
+        application.bot_data[_ENGINE_KEY] = database.engine
         application.bot_data[common.CHECKINS_KEY] = CheckinBatcher(application.bot_data[common.SESSIONS_KEY])
         application.bot_data[common.QUIET_HOURS_KEY] = _quiet_hours(settings)
         # The knowledge index (and jieba's dictionary) load here, once, never per message.

@@ -134,6 +134,34 @@ async def upgrade_database(database_url: str) -> None:
     await asyncio.to_thread(_upgrade_head, database_url)
 
 
+class Database:
+    """The process's one database, opened on first use: migrated to the newest schema, then one engine.
+
+    Whoever needs it first opens it — PTB's persistence loads conversations in ``Application.initialize``, before
+    ``post_init`` runs — and everyone after shares the same engine (for SQLite: the one connection per process).
+    """
+
+    def __init__(self, database_url: str) -> None:
+        self.url = database_url
+        self.engine: AsyncEngine | None = None
+        self._sessions: async_sessionmaker[AsyncSession] | None = None
+        self._opening = asyncio.Lock()
+
+    async def sessions(self) -> async_sessionmaker[AsyncSession]:
+        """The session factory; the first call migrates the database and makes the engine."""
+        async with self._opening:
+            if self._sessions is None:
+                await upgrade_database(self.url)
+                self.engine = make_engine(self.url)
+                self._sessions = make_session_factory(self.engine)
+        return self._sessions
+
+    async def close_connections(self) -> None:
+        """Close the pooled connections (idempotent); the engine would open new ones if used again."""
+        if self.engine is not None:
+            await self.engine.dispose()
+
+
 async def _execute_outside_transaction(database_url: str, statement: str) -> None:
     engine = make_engine(database_url)
     try:

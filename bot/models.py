@@ -8,7 +8,18 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, CheckConstraint, Column, ForeignKey, Index, Integer, Text, UniqueConstraint, text
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlmodel import Field, SQLModel
 
 from bot.db import UTCDateTime, utcnow
@@ -392,3 +403,27 @@ class MakeupTask(SQLModel, table=True):
     due_at: datetime = Field(sa_type=UTCDateTime)
     done_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+# --- conversations in progress (bot.persistence) -------------------------------------------------------------------
+
+
+class ConversationStateKind(StrEnum):
+    USER_DATA = "user_data"  # a person's drafts (context.user_data); name is ""
+    CONVERSATION = "conversation"  # the step of one ConversationHandler (name) for one key (chat, user)
+
+
+class ConversationState(SQLModel, table=True):
+    """What a guided conversation needs after a restart: a person's drafts, or one conversation's current step.
+
+    Written by bot.persistence (PTB's persistence hooks); ``value`` is a pickle. Rows go away when the data
+    empties or the conversation ends."""
+
+    __tablename__ = "conversation_state"
+    __table_args__ = (_one_of("kind", ConversationStateKind),)
+
+    kind: str = Field(max_length=20, primary_key=True)
+    name: str = Field(default="", max_length=64, primary_key=True)
+    key: str = Field(max_length=100, primary_key=True)  # the user id, or the conversation key as a JSON list
+    value: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

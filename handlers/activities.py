@@ -55,6 +55,7 @@ from telegram.ext import (
     ContextTypes,
     ConversationHandler,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 from telegram.warnings import PTBUserWarning
@@ -362,6 +363,26 @@ def _forget(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if context.user_data is not None:
         context.user_data.pop(_flow_key(_DRAFT_KEY, update), None)
         context.user_data.pop(_flow_key(_MINUTES_KEY, update), None)
+
+
+async def _new_timed_out(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """FLOW_TIMEOUT passed in the /new flow: its draft goes with it (not left in user_data, nor stored)."""
+    if context.user_data is not None:
+        context.user_data.pop(_flow_key(_DRAFT_KEY, update), None)
+    _changed_outside_an_update(update, context)
+
+
+async def _minutes_timed_out(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """FLOW_TIMEOUT passed while /done waited for minutes: forget which activity they were for."""
+    if context.user_data is not None:
+        context.user_data.pop(_flow_key(_MINUTES_KEY, update), None)
+    _changed_outside_an_update(update, context)
+
+
+def _changed_outside_an_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A timeout runs as a job, not an update: tell the persistence that this person's user_data changed."""
+    if update.effective_user is not None:
+        context.application.mark_data_for_update_persistence(user_ids=update.effective_user.id)
 
 
 async def new(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
@@ -709,11 +730,13 @@ def new_conversation() -> ConversationHandler:
                 LECTURER: [_typed(on_lecturer_text)],
                 PARTY_GROUP: [CallbackQueryHandler(on_party_group, pattern=NEW_PATTERN)],
                 CONFIRM: [CallbackQueryHandler(on_confirm, pattern=NEW_PATTERN)],
+                ConversationHandler.TIMEOUT: [TypeHandler(Update, _new_timed_out)],
             },
             fallbacks=[CommandHandler("cancel", leave_flow)],
             allow_reentry=True,
             conversation_timeout=FLOW_TIMEOUT,
             name="new_activity",
+            persistent=True,  # kept across restarts (bot.persistence)
         )
 
 
@@ -808,12 +831,14 @@ def minutes_conversation() -> ConversationHandler:
             MINUTES: [
                 _typed(on_minutes_text),
                 MessageHandler(filters.Document.ALL, on_minutes_document),
-            ]
+            ],
+            ConversationHandler.TIMEOUT: [TypeHandler(Update, _minutes_timed_out)],
         },
         fallbacks=[CommandHandler("cancel", leave_flow)],
         allow_reentry=True,
         conversation_timeout=FLOW_TIMEOUT,
         name="activity_minutes",
+        persistent=True,  # kept across restarts (bot.persistence)
     )
 
 

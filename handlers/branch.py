@@ -188,6 +188,7 @@ def join_conversation() -> ConversationHandler[Any]:
             fallbacks=[CommandHandler("cancel", _join_cancel)],
             allow_reentry=True,
             name="join",
+            persistent=True,  # kept across restarts (bot.persistence)
         )
 
 
@@ -508,6 +509,7 @@ def import_conversation() -> ConversationHandler[Any]:
         },
         fallbacks=[CommandHandler("cancel", _import_cancel)],
         name="roster_import",
+        persistent=True,  # kept across restarts (bot.persistence)
     )
 
 

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest, Forbidden
-from telegram.ext import CallbackQueryHandler, ContextTypes, ConversationHandler, MessageHandler, filters
+from telegram.ext import CallbackQueryHandler, ContextTypes, ConversationHandler, MessageHandler, TypeHandler, filters
 from telegram.warnings import PTBUserWarning
 
 from bot.models import Activity, AttendanceMethod, Branch, LeaveReason, Member
@@ -196,6 +196,7 @@ async def leave_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
 
 async def leave_reason_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     """A reason picked (the leave is recorded, then the note is asked), or 跳过 (nothing more to record)."""
+    _forget_note(context)  # a note asked for before is no longer awaited
     query = cast(CallbackQuery, update.callback_query)
     button = decode(query.data)
     id_text, _, reason_text = button.argument.partition(".") if button else ("", "", "")
@@ -235,11 +236,13 @@ async def leave_note_text(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     note = (message.text or "").strip()
     activity_id = cast(dict, context.user_data).get(_NOTE_FOR)
     if note == texts.SKIP or activity_id is None:
+        _forget_note(context)
         await message.reply_text(texts.NOTE_SKIPPED)
         return ConversationHandler.END
     if len(note) > NOTE_LIMIT:
         await message.reply_text(texts.NOTE_TOO_LONG.format(limit=NOTE_LIMIT))
         return NOTE
+    _forget_note(context)
     async with sessions(context).begin() as session:
         caller = await caller_or_refuse(update, session, texts.ACTION_LEAVE)
         if caller is None:
@@ -247,6 +250,19 @@ async def leave_note_text(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
         result = await attendance.set_leave_note(session, caller, activity_id, note)
     await message.reply_text(texts.NOTE_SAVED if result.outcome == Outcome.NOTE_SAVED else texts.NOTE_NO_LEAVE)
     return ConversationHandler.END
+
+
+async def _note_timed_out(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """NOTE_TIMEOUT passed without a note: the leave stands as recorded, the wait for its note ends."""
+    _forget_note(context)
+    if update.effective_user is not None:  # a timeout runs as a job, not an update: mark the change for persistence
+        context.application.mark_data_for_update_persistence(user_ids=update.effective_user.id)
+
+
+def _forget_note(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """No note awaited any more: an emptied user_data is not kept (bot.persistence deletes its row)."""
+    if context.user_data is not None:
+        context.user_data.pop(_NOTE_FOR, None)
 
 
 def leave_note_conversation() -> ConversationHandler:
@@ -258,12 +274,14 @@ def leave_note_conversation() -> ConversationHandler:
         return ConversationHandler(
             entry_points=[CallbackQueryHandler(leave_reason_button, pattern=LEAVE_REASON_PATTERN)],
             states={
-                NOTE: [MessageHandler(filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND, leave_note_text)]
+                NOTE: [MessageHandler(filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND, leave_note_text)],
+                ConversationHandler.TIMEOUT: [TypeHandler(Update, _note_timed_out)],
             },
             fallbacks=[],
             allow_reentry=True,
             conversation_timeout=NOTE_TIMEOUT,
             name="leave_note",
+            persistent=True,  # kept across restarts (bot.persistence)
         )
 
 

@@ -51,6 +51,8 @@ def kb_conversation() -> ConversationHandler:
         fallbacks=[],
         allow_reentry=True,
         conversation_timeout=AWAIT_DOCUMENT,
+        name="kb_upload",
+        persistent=True,  # kept across restarts (bot.persistence)
     )
 
 
