@@ -22,7 +22,6 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from telegram.ext import Application
-from telegram.request import BaseRequest, RequestData
 
 from bot.app import _ENGINE_KEY, build_application, serving
 from bot.config import Settings
@@ -79,25 +78,14 @@ class GuardedBotApi(InProcessBotApi):
         self.checked = 0  # calls made while the engine existed
         self.violations: list[Violation] = []
 
-    async def do_request(
-        self,
-        url: str,
-        method: str,
-        request_data: RequestData | None = None,
-        read_timeout: Any = BaseRequest.DEFAULT_NONE,
-        write_timeout: Any = BaseRequest.DEFAULT_NONE,
-        connect_timeout: Any = BaseRequest.DEFAULT_NONE,
-        pool_timeout: Any = BaseRequest.DEFAULT_NONE,
-    ) -> tuple[int, bytes]:
+    async def do_request(self, url: str, method: str, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
         engine: AsyncEngine | None = self.app.bot_data.get(_ENGINE_KEY) if self.app is not None else None
         if engine is not None:
             self.checked += 1
             if engine.sync_engine.pool.checkedout():
                 call = url.rsplit("/", 1)[-1] if method == "POST" else "file download"
                 self.violations.append(Violation(self.step, call, _caller()))
-        return await super().do_request(
-            url, method, request_data, read_timeout, write_timeout, connect_timeout, pool_timeout
-        )
+        return await super().do_request(url, method, *args, **kwargs)
 
 
 def _caller() -> str:
