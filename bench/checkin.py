@@ -51,7 +51,7 @@ from telegram import Update  # noqa: E402
 
 from bot.app import build_application, serving  # noqa: E402
 from bot.config import Settings  # noqa: E402
-from bot.db import make_engine, make_session_factory, scratch_postgresql_database, upgrade_database  # noqa: E402
+from bot.db import open_database, scratch_postgresql_database  # noqa: E402
 from bot.models import Activity, ActivityKind, Attendance, AttendanceMethod, Branch, Member, Reminder  # noqa: E402
 from bot.services import attendance  # noqa: E402
 from bot.services.access import authorize  # noqa: E402
@@ -276,11 +276,15 @@ def through_update_queue(app: Any, request: BenchBotApi, update: dict[str, Any])
 
 
 async def run_scenario(scenario: Scenario, database: str, url: str, args: argparse.Namespace) -> list[Row]:
+    async with open_database(url) as sessions:
+        return await _run_scenario(sessions, scenario, database, url, args)
+
+
+async def _run_scenario(
+    sessions: async_sessionmaker[AsyncSession], scenario: Scenario, database: str, url: str, args: argparse.Namespace
+) -> list[Row]:
     name, branches, members, rounds, limit = scenario
     concurrency, api_latency = args.concurrency, args.api_latency_ms / 1000
-    await upgrade_database(url)
-    engine = make_engine(url)
-    sessions = make_session_factory(engine)
     started = time.perf_counter()
     chats, layout = await seed(sessions, branches, members, rounds)
     print(f"  seeded {name} on {database} in {time.perf_counter() - started:.1f} s", flush=True)
@@ -326,7 +330,6 @@ async def run_scenario(scenario: Scenario, database: str, url: str, args: argpar
                 Row(name, database, label, len(jobs), seconds, cpu_seconds, latencies, written, per_transaction)
             )
             print("  " + " | ".join(rows[-1].cells()), flush=True)
-    await engine.dispose()
     return rows
 
 

@@ -35,7 +35,7 @@ from telegram import Update  # noqa: E402
 
 from bot.app import build_application, serving  # noqa: E402
 from bot.config import Settings  # noqa: E402
-from bot.db import make_engine, make_session_factory, scratch_postgresql_database, upgrade_database  # noqa: E402
+from bot.db import open_database, scratch_postgresql_database  # noqa: E402
 from bot.models import (  # noqa: E402
     COMMITTEE_ROLES,
     Activity,
@@ -162,9 +162,11 @@ async def median_ms(run: Callable[[], Awaitable[object]], repeat: int) -> tuple[
 
 
 async def bench(database_url: str, label: str, repeat: int) -> None:
-    await upgrade_database(database_url)
-    engine = make_engine(database_url)
-    sessions = make_session_factory(engine)
+    async with open_database(database_url) as sessions:
+        await _bench(sessions, database_url, label, repeat)
+
+
+async def _bench(sessions: async_sessionmaker[AsyncSession], database_url: str, label: str, repeat: int) -> None:
     now = datetime.now(UTC)
     started = time.perf_counter()
     branch_id, activities, attendance = await seed(sessions, now)
@@ -207,7 +209,6 @@ async def bench(database_url: str, label: str, repeat: int) -> None:
             median, worst = await median_ms(command(name), repeat)
             results.append(("Application", name, median, worst, target))
         documents = sum(1 for call in api.calls if call.method == "sendDocument" and call.ok)
-    await engine.dispose()
 
     print(f"   xlsx {sizes[LedgerFormat.XLSX] / 1024:.0f} KB, csv {sizes[LedgerFormat.CSV] / 1024:.0f} KB; "
           f"the bot sent {documents} of {2 * (repeat + 1)} ledgers")  # fmt: skip

@@ -48,7 +48,14 @@ import aiosqlite.core  # noqa: E402
 from sqlalchemy import bindparam, func, insert, select, text  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker  # noqa: E402
 
-from bot.db import UTCDateTime, make_engine, make_session_factory, scratch_postgresql_database, upgrade_database  # noqa: E402
+from bot.db import (  # noqa: E402
+    UTCDateTime,
+    make_engine,
+    make_session_factory,
+    open_database,
+    scratch_postgresql_database,
+    upgrade_database,
+)
 from bot.models import (  # noqa: E402
     Activity,
     ActivityKind,
@@ -80,22 +87,12 @@ async def database(kind: str, admin_url: str | None, label: str) -> AsyncIterato
     if kind == "sqlite":
         with tempfile.TemporaryDirectory(prefix=f"bench-{label}-") as folder:
             url = f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}"
-            async with _migrated(url) as sessions:
+            async with open_database(url) as sessions:
                 yield url, sessions
         return
     assert admin_url is not None
-    async with scratch_postgresql_database(admin_url, "bench") as url, _migrated(url) as sessions:
+    async with scratch_postgresql_database(admin_url, "bench") as url, open_database(url) as sessions:
         yield url, sessions
-
-
-@asynccontextmanager
-async def _migrated(url: str) -> AsyncIterator[Sessions]:
-    await upgrade_database(url)
-    engine = make_engine(url)
-    try:
-        yield make_session_factory(engine)
-    finally:
-        await engine.dispose()
 
 
 async def _insert(sessions: Sessions, table: Any, rows: Sequence[dict[str, Any]], returning: Any = None) -> list[Any]:

@@ -16,7 +16,7 @@ import logging
 import os
 import sys
 from collections.abc import Coroutine, Sequence
-from contextlib import asynccontextmanager, closing
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -25,10 +25,6 @@ from urllib.parse import unquote
 from bot.config import ConfigError, Settings, load_settings
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
-
-    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
     from bot.services.ledger import LedgerFile, LedgerFormat, LedgerPeriod
     from knowledge.answer import Answerer
     from knowledge.answer_types import Answer
@@ -125,17 +121,6 @@ def _holds_no_documents(database_url: str) -> bool:
         return False
 
 
-@asynccontextmanager
-async def _sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    from bot.db import make_engine, make_session_factory
-
-    engine = make_engine(database_url)
-    try:
-        yield make_session_factory(engine)
-    finally:
-        await engine.dispose()
-
-
 def _run_database(coroutine: Coroutine[Any, Any, T]) -> T:
     """Run database work; a database or I/O failure becomes a one-line ``CommandFailed``."""
     from sqlalchemy.exc import DBAPIError, SQLAlchemyError
@@ -155,10 +140,10 @@ async def _stored_answerer(database_url: str) -> Answerer:
     """Curated plus stored knowledge; migrates only if the schema is missing or older than this code."""
     from sqlalchemy.exc import DBAPIError
 
-    from bot.db import upgrade_database
+    from bot.db import open_database, upgrade_database
     from bot.services.knowledge_base import build_answerer
 
-    async with _sessions(database_url) as sessions:
+    async with open_database(database_url, migrate=False) as sessions:
         try:
             return await build_answerer(sessions)
         except DBAPIError:
@@ -205,7 +190,7 @@ def _cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _kb_add(settings: Settings, path: Path, title: str | None) -> int:
-    from bot.db import upgrade_database
+    from bot.db import open_database
     from bot.services.knowledge_base import add_document
     from knowledge.ingest import IngestError, parse_file
 
@@ -213,19 +198,17 @@ async def _kb_add(settings: Settings, path: Path, title: str | None) -> int:
         parsed = parse_file(path, title=title)
     except IngestError as exc:
         raise CommandFailed(f"{exc}（{path}）") from exc
-    await upgrade_database(settings.database_url)
-    async with _sessions(settings.database_url) as sessions, sessions() as session:
+    async with open_database(settings.database_url) as sessions, sessions() as session:
         document = await add_document(session, parsed, path.name)
     print(f"已添加 / added: #{document.id}《{document.title}》，{document.passage_count} 段（{path.name}）")
     return 0
 
 
 async def _kb_list(settings: Settings) -> int:
-    from bot.db import upgrade_database
+    from bot.db import open_database
     from bot.services.knowledge_base import list_documents
 
-    await upgrade_database(settings.database_url)
-    async with _sessions(settings.database_url) as sessions, sessions() as session:
+    async with open_database(settings.database_url) as sessions, sessions() as session:
         documents = await list_documents(session)
     if not documents:
         print("知识库里还没有上传的文档 / no documents yet（partybot kb add FILE）")
@@ -237,11 +220,10 @@ async def _kb_list(settings: Settings) -> int:
 
 
 async def _kb_remove(settings: Settings, document_id: int) -> int:
-    from bot.db import upgrade_database
+    from bot.db import open_database
     from bot.services.knowledge_base import remove_document
 
-    await upgrade_database(settings.database_url)
-    async with _sessions(settings.database_url) as sessions, sessions() as session:
+    async with open_database(settings.database_url) as sessions, sessions() as session:
         removed = await remove_document(session, document_id)
     if not removed:
         raise CommandFailed(f"没有编号为 #{document_id} 的文档 / no such document")
@@ -250,11 +232,10 @@ async def _kb_remove(settings: Settings, document_id: int) -> int:
 
 
 async def _kb_search(settings: Settings, question: str) -> int:
-    from bot.db import upgrade_database
+    from bot.db import open_database
     from bot.services.knowledge_base import build_answerer
 
-    await upgrade_database(settings.database_url)
-    async with _sessions(settings.database_url) as sessions:
+    async with open_database(settings.database_url) as sessions:
         answerer = await build_answerer(sessions)
     answer = answerer.answer(question)
     if not answer.candidates:
@@ -281,11 +262,10 @@ def _cmd_kb(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _members_import(settings: Settings, path: Path, content: bytes, branch_id: int) -> int:
-    from bot.db import upgrade_database
+    from bot.db import open_database
     from bot.services.roster import RosterError, import_roster
 
-    await upgrade_database(settings.database_url)
-    async with _sessions(settings.database_url) as sessions, sessions() as session:
+    async with open_database(settings.database_url) as sessions, sessions() as session:
         try:
             result = await import_roster(session, branch_id, path.name, content, datetime.now(UTC), None)
         except RosterError as exc:
@@ -296,11 +276,10 @@ async def _members_import(settings: Settings, path: Path, content: bytes, branch
 
 
 async def _members_move(settings: Settings, member_id: int, branch_id: int) -> int:
-    from bot.db import upgrade_database
+    from bot.db import open_database
     from bot.services.branches import BranchError, move_member
 
-    await upgrade_database(settings.database_url)
-    async with _sessions(settings.database_url) as sessions, sessions() as session:
+    async with open_database(settings.database_url) as sessions, sessions() as session:
         try:
             member = await move_member(session, member_id, branch_id, datetime.now(UTC), None)
         except BranchError as exc:
@@ -310,11 +289,10 @@ async def _members_move(settings: Settings, member_id: int, branch_id: int) -> i
 
 
 async def _members_list(settings: Settings, branch_id: int | None) -> int:
-    from bot.db import upgrade_database
+    from bot.db import open_database
     from bot.services.branches import branch_roster, list_branches
 
-    await upgrade_database(settings.database_url)
-    async with _sessions(settings.database_url) as sessions, sessions() as session:
+    async with open_database(settings.database_url) as sessions, sessions() as session:
         if branch_id is None:
             for branch, members in await list_branches(session):
                 print(f"#{branch.id}\t{branch.name}\t{members} 人")
@@ -346,11 +324,10 @@ EXPORT_PERIOD_HELP = "统计期：2026Q4（季度）、2026-11（月）或 2026�
 
 
 async def _export(settings: Settings, branch_id: int, period: LedgerPeriod | None, fmt: LedgerFormat) -> LedgerFile:
-    from bot.db import upgrade_database
+    from bot.db import open_database
     from bot.services.ledger import export_ledger
 
-    await upgrade_database(settings.database_url)
-    async with _sessions(settings.database_url) as sessions, sessions() as session:
+    async with open_database(settings.database_url) as sessions, sessions() as session:
         try:
             return await export_ledger(session, branch_id, period, datetime.now(UTC), fmt)
         except LookupError as exc:

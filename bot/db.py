@@ -134,6 +134,19 @@ async def upgrade_database(database_url: str) -> None:
     await asyncio.to_thread(_upgrade_head, database_url)
 
 
+@asynccontextmanager
+async def open_database(database_url: str, *, migrate: bool = True) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Sessions over the database (brought up to the newest migration first, unless ``migrate=False``); its
+    connections are closed on leaving. For the CLI, tests and benchmarks; the bot itself uses `Database`."""
+    if migrate:
+        await upgrade_database(database_url)
+    engine = make_engine(database_url)
+    try:
+        yield make_session_factory(engine)
+    finally:
+        await engine.dispose()
+
+
 class Database:
     """The process's one database, opened on first use: migrated to the newest schema, then one engine.
 

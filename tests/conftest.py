@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db import make_engine, make_session_factory, scratch_postgresql_database, upgrade_database
+from bot.db import open_database, scratch_postgresql_database
 
 os.environ["PTB_TIMEDELTA"] = "1"
 
@@ -42,9 +42,5 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 @pytest.fixture
 async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
     """A session factory over the migrated test database."""
-    await upgrade_database(database_url)
-    engine = make_engine(database_url)
-    try:
-        yield make_session_factory(engine)
-    finally:
-        await engine.dispose()
+    async with open_database(database_url) as sessions:
+        yield sessions

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db import make_engine, make_session_factory, upgrade_database, utcnow
+from bot.db import open_database, utcnow
 from bot.models import Reminder
 from tests.fake_bot_api import FakeBotApiServer
 from tests.reminders.conftest import SECRETARY_TG, add_rows, reminder_row, seed_branch
@@ -148,12 +148,8 @@ async def test_downtime_sends_late_what_is_still_useful_and_reports_the_rest_onc
 
 @pytest.fixture
 async def pg_sessions(postgresql_url: str) -> AsyncIterator[Sessions]:
-    await upgrade_database(postgresql_url)
-    engine = make_engine(postgresql_url)
-    try:
-        yield make_session_factory(engine)
-    finally:
-        await engine.dispose()
+    async with open_database(postgresql_url) as sessions:
+        yield sessions
 
 
 async def test_two_instances_on_postgresql_send_each_reminder_exactly_once(
