@@ -11,6 +11,8 @@ File format (one topic area per file, written in the project's own words)::
     依据: 《中国共产党支部工作条例（试行）》（2018）第十一条   <- required: the document (and article) it rests on
     层级: 中央 | 地方做法                        <- optional, default 中央; 地方做法 adds the "以上级要求为准" advice
     意图: 频率; 主体                             <- optional intent tags (see knowledge.intents)
+    事实: A1; A3                                 <- optional: the rows of shared/domain-facts.md the entry states
+                                                    (or a topic name for areas that table lacks), for evaluation
 
     Body: a few sentences in plain Chinese. Blank line between the meta lines and the body.
 
@@ -27,7 +29,7 @@ from knowledge.passage import Passage
 
 DOCS_DIR = Path(__file__).parent / "docs"
 
-_META = re.compile(r"^(id|问法|关键词|依据|层级|意图)\s*[:：]\s*(.*)$")
+_META = re.compile(r"^(id|问法|关键词|依据|层级|意图|事实)\s*[:：]\s*(.*)$")
 _LIST_SPLIT = re.compile(r"[;；]")
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 LOCAL_PRACTICE = "地方做法"
@@ -83,6 +85,7 @@ def _parse_entry(title: str, heading: str, lines: list[str], source_name: str) -
         basis=meta["依据"],
         local_practice=meta.get("层级", "").strip() == LOCAL_PRACTICE,
         intents=frozenset(_split_list(meta.get("意图", ""))),
+        facts=_split_list(meta.get("事实", "")),
     )
 
 

@@ -24,6 +24,7 @@ class Passage:
     basis: str = ""
     local_practice: bool = False
     intents: frozenset[str] = field(default_factory=frozenset)
+    facts: tuple[str, ...] = ()
     scope: int | None = None
 
     @property
