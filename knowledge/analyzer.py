@@ -11,6 +11,7 @@ import math
 import os
 import re
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -20,6 +21,7 @@ from pypinyin import lazy_pinyin
 
 from knowledge import lexicon
 from knowledge.normalize import normalize_for_match
+from knowledge.vocabulary import document_words
 
 # jieba's dictionary has 349,046 words; loading them all costs ~0.6 s of every cold start. Words seen fewer than
 # five times in its corpus (213,000 of them) changed no answer on the development set, so they are left out.
@@ -115,6 +117,17 @@ class Analyzer:
             words.append(self._canonical.get(token, token))
         bigrams = [run[i : i + 2] for run in _CJK_RUN.findall(normalized) for i in range(len(run) - 1)]
         return Terms(tuple(words), tuple(bigrams), normalized)
+
+    def learn(self, normalized_texts: Iterable[str]) -> list[str]:
+        """Find a document's own words (knowledge.vocabulary) and teach them to jieba; returns them.
+
+        They stay for the life of the process, like the domain dictionary; a bounded number per document.
+        """
+        words = document_words(normalized_texts, self._tokenizer.FREQ, self._tokenizer.lcut)
+        for word in words:
+            if not self._tokenizer.FREQ.get(word):
+                self._tokenizer.add_word(word)
+        return words
 
     def informativeness(self, word: str) -> float:
         """How much a word says about a topic, from its rarity in general Chinese (jieba's word counts).

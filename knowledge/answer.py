@@ -1,27 +1,40 @@
-"""Turn a question into an Answer: calculators first, then the best passage, or an honest "not found".
+"""Turn a message into an Answer: small talk, calculators, then each question it asks, or an honest "not found".
 
-Order: an empty question is refused; an arithmetic question (党费, 到会与表决) goes to knowledge.calculators;
-a question naming an ambiguous phrase ("党支部委员会大会") is answered for each reading; anything else is ranked,
-and the best passage is quoted only when the question's terms are covered well enough — below that the answer
+Order: an empty message is refused; a greeting gets a friendly reply; an arithmetic question (党费, 到会与表决)
+goes to knowledge.calculators; an overview question ("三会一课分别多久开一次") is answered for each meeting kind
+it spans, in one short list; a message asking several things is answered part by part, each with its source; a
+question naming an ambiguous phrase ("党支部委员会大会") is answered for each reading. A single question is
+ranked over the curated entries and over each uploaded document the asker may see; the branch's own document is
+quoted first when it answers, followed by the general rule when that answers too. Below confidence the answer
 says nothing reliable was found and offers the nearest topics. No rule is ever composed from fragments.
 """
 
 from __future__ import annotations
 
+import re
+from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
-from knowledge.analyzer import Analyzer, shared_analyzer
+from knowledge.analyzer import Analyzer, Terms, shared_analyzer
 from knowledge.answer_types import Answer, Candidate, Source
 from knowledge.calculators import calculate
-from knowledge.index import Hit, PassageIndex
+from knowledge.document_index import DocumentHit, DocumentIndex
+from knowledge.index import Hit
 from knowledge.passage import Passage
+from knowledge.ranking import Ranker
+from knowledge.smalltalk import small_talk_reply
+from knowledge.splitter import overview_parts, split_question
 
-# Share of the question's term weight the best passage must contain. Off-topic questions never share a domain
-# term with a passage (0 of 48 in the development set), so a shared domain term lets the bar drop.
+# Share of the question's term weight the best curated entry must contain. Off-topic questions never share a
+# domain term with an entry (0 of 48 in the development set), so a shared domain term lets the bar drop.
 MIN_COVERAGE = 0.65
 MIN_COVERAGE_WITH_DOMAIN_TERM = 0.3
+# Share of the question's topic-word weight the best passage of an uploaded document must hold.
+MIN_DOCUMENT_COVERAGE = 0.6
 MAX_QUESTION_CHARS = 300  # longer input is cut before analysis; a question is never that long
 NEAREST_TOPICS = 3
+EXCERPT_CHARS = 260  # a document passage longer than this is quoted by its best sentences
 
 NOT_FOUND = "抱歉，没有找到可靠的答案。请换个说法再问，或咨询上级党组织。"
 NOT_FOUND_WITH_TOPICS = "抱歉，没有找到可靠的答案。您可以换个说法再问，或看看下面这些相关主题。"
@@ -30,6 +43,27 @@ LOCAL_PRACTICE_NOTE = "说明：这是多数地方的做法，不是中央统一
 BASIS_LINE = "依据：{basis}"
 AMBIGUOUS_INTRO = "“{phrase}”可能指不同的会议，下面分别说明："
 READING_BLOCK = "【{topic}】\n{text}"
+PART_BLOCK = "{number}. {question}\n{text}\n（来源：{source}）"
+PART_NOT_FOUND = "{number}. {question}\n没有找到可靠的答案，请单独换个说法再问。"
+OVERVIEW_LINE = "· {kind}：{fact}（{basis}）"
+OVERVIEW_INTRO = "分别说明如下（详细规定可以单独问）："
+DOCUMENT_BLOCK = "【{title}】\n{text}"
+GENERAL_BLOCK = "【通用规定】\n{text}\n（来源：{source}）"
+EXCERPT_GAP = "……"
+
+_SENTENCE_END = re.compile(r"(?<=[。；！？!?;])|\n")
+
+
+@dataclass(slots=True)
+class _Resolved:
+    """One question resolved: the passages that answer it, best first, or the nearest topics."""
+
+    question: str
+    found: bool
+    passages: list[Passage] = field(default_factory=list)
+    hits: list[Hit] = field(default_factory=list)  # for candidates: the answer's own first
+    score: float = 0.0
+    terms: Terms | None = None
 
 
 class Answerer:
@@ -38,10 +72,20 @@ class Answerer:
     def __init__(self, passages: Iterable[Passage], analyzer: Analyzer | None = None) -> None:
         self._analyzer = analyzer or shared_analyzer()
         self._passages = {p.key: p for p in passages}
-        self._index = PassageIndex(self._passages.values(), self._analyzer)
+        by_document: dict[int, list[Passage]] = defaultdict(list)
+        for passage in self._passages.values():
+            if passage.document is not None:
+                by_document[passage.document].append(passage)
+        # documents first: each teaches jieba its own words before anything else is cut
+        self._documents = [DocumentIndex(ps, self._analyzer) for ps in by_document.values()]
+        curated = [p for p in self._passages.values() if p.document is None]
+        self._index = Ranker(curated, self._analyzer)
 
     def __len__(self) -> int:
         return len(self._passages)
+
+    def keys(self) -> list[str]:
+        return list(self._passages)
 
     def passage(self, key: str) -> Passage | None:
         return self._passages.get(key)
@@ -50,21 +94,24 @@ class Answerer:
         text = question.strip()[:MAX_QUESTION_CHARS]
         if not text:
             return Answer(question, False, EMPTY_QUESTION, 0.0, None, [])
+        reply = small_talk_reply(text)
+        if reply is not None:
+            return Answer(question, False, reply, 0.0, None, [], small_talk=True)
         calculation = calculate(text)
         if calculation is not None:
             return Answer(question, True, calculation.answer, 1.0, Source(calculation.title, calculation.section), [])
-        terms = self._analyzer.analyze(text)
-        ambiguous = self._analyzer.ambiguous_readings(terms.normalized)
-        if ambiguous is not None:
-            phrase, readings = ambiguous
-            return self._answer_readings(question, terms.normalized, phrase, readings, scope)
-        hits = self._index.search(terms, scope, limit=NEAREST_TOPICS + 1)
-        if not hits or not _reliable(hits[0]):
-            return self._not_found(question, hits)
-        return self._found(question, hits[0], hits[1:])
+        overview = overview_parts(text)
+        if overview is not None:
+            answered = self._overview(question, overview, scope)
+            if answered is not None:
+                return answered
+        parts = split_question(text)
+        if len(parts) > 1:
+            return self._multi_part(question, parts, scope)
+        return self._from_resolved(question, self._resolve(text, scope))
 
     def rank(self, question: str, scope: int | None = None, limit: int = 10) -> list[Candidate]:
-        """The best-scoring passages for a question, with no confidence cut (for search and evaluation)."""
+        """The best-scoring curated passages for a question, with no confidence cut (for search and evaluation)."""
         terms = self._analyzer.analyze(question.strip()[:MAX_QUESTION_CHARS])
         return [_candidate(h) for h in self._index.search(terms, scope, limit=limit)]
 
@@ -73,46 +120,124 @@ class Answerer:
         passage = self._passages.get(key)
         if passage is None or passage.scope not in (None, scope):
             return None
-        return self._found(passage.topic, Hit(passage, 1.0, 1.0, True, True), [])
+        hit = Hit(passage, 1.0, 1.0, True, True)
+        return self._from_resolved(passage.topic, _Resolved(passage.topic, True, [passage], [hit], 1.0))
 
-    def _found(self, question: str, best: Hit, others: list[Hit]) -> Answer:
-        passage = best.passage
-        return Answer(
-            question=question,
-            found=True,
-            answer=_answer_text(passage),
-            score=best.coverage,
-            source=Source(passage.title, passage.section),
-            candidates=[_candidate(h) for h in (best, *others)],
-        )
+    # -- one question ---------------------------------------------------------------------------------------------
 
-    def _not_found(self, question: str, hits: list[Hit]) -> Answer:
-        nearest = [_candidate(h) for h in hits[:NEAREST_TOPICS]]
-        score = hits[0].coverage if hits else 0.0
-        return Answer(question, False, NOT_FOUND_WITH_TOPICS if nearest else NOT_FOUND, score, None, nearest)
+    def _resolve(self, text: str, scope: int | None) -> _Resolved:
+        terms = self._analyzer.analyze(text)
+        ambiguous = self._analyzer.ambiguous_readings(terms.normalized)
+        if ambiguous is not None:
+            return self._resolve_readings(text, terms, *ambiguous, scope)
+        hits = self._index.search(terms, scope, limit=NEAREST_TOPICS + 1)
+        general = hits[0] if hits and _reliable(hits[0]) else None
+        own = self._best_document_hit(terms, scope)
+        if own is not None and own.coverage >= MIN_DOCUMENT_COVERAGE:
+            passages = [own.hit.passage] + ([general.passage] if general is not None else [])
+            return _Resolved(text, True, passages, [own.hit, *hits], own.coverage, terms)
+        if general is not None:
+            return _Resolved(text, True, [general.passage], hits, general.coverage, terms)
+        nearest = hits + ([own.hit] if own is not None else [])
+        return _Resolved(text, False, [], nearest, hits[0].coverage if hits else 0.0, terms)
 
-    def _answer_readings(
-        self, question: str, normalized: str, phrase: str, readings: tuple[str, ...], scope: int | None
-    ) -> Answer:
+    def _best_document_hit(self, terms: Terms, scope: int | None) -> DocumentHit | None:
+        best: DocumentHit | None = None
+        for document in self._documents:
+            if document.scope not in (None, scope):
+                continue
+            hit = document.best(terms)
+            if hit is not None and (best is None or hit.coverage > best.coverage):
+                best = hit
+        return best
+
+    def _resolve_readings(
+        self, text: str, terms: Terms, phrase: str, readings: tuple[str, ...], scope: int | None
+    ) -> _Resolved:
         best: list[Hit] = []
         for reading in readings:
-            hits = self._index.search(self._analyzer.analyze(normalized.replace(phrase, reading)), scope, limit=1)
+            hits = self._index.search(self._analyzer.analyze(terms.normalized.replace(phrase, reading)), scope, 1)
             if hits and _reliable(hits[0]) and hits[0].passage not in [h.passage for h in best]:
                 best.append(hits[0])
         if not best:
-            return self._not_found(question, [])
-        if len(best) == 1:
-            return self._found(question, best[0], [])
-        blocks = [READING_BLOCK.format(topic=h.passage.topic, text=_answer_text(h.passage)) for h in best]
-        first = best[0].passage
-        return Answer(
-            question=question,
-            found=True,
-            answer="\n\n".join([AMBIGUOUS_INTRO.format(phrase=phrase), *blocks]),
-            score=min(h.coverage for h in best),
-            source=Source(first.title, first.section),
-            candidates=[_candidate(h) for h in best],
-        )
+            return _Resolved(text, False)
+        resolved = _Resolved(text, True, [h.passage for h in best], best, min(h.coverage for h in best), terms)
+        if len(best) > 1:
+            resolved.question = AMBIGUOUS_INTRO.format(phrase=phrase)
+        return resolved
+
+    # -- composing ------------------------------------------------------------------------------------------------
+
+    def _from_resolved(self, question: str, resolved: _Resolved) -> Answer:
+        if not resolved.found:
+            nearest = [_candidate(h) for h in resolved.hits[:NEAREST_TOPICS]]
+            return Answer(
+                question, False, NOT_FOUND_WITH_TOPICS if nearest else NOT_FOUND, resolved.score, None, nearest
+            )
+        first = resolved.passages[0]
+        candidates = _candidates(resolved.hits)
+        if len(resolved.passages) == 1:
+            text = self._passage_text(first, resolved.terms)
+        elif first.document is not None:
+            blocks = [DOCUMENT_BLOCK.format(title=_document_label(first), text=self._passage_text(first, resolved.terms))]
+            general = resolved.passages[1]
+            blocks.append(GENERAL_BLOCK.format(text=_answer_text(general), source=_source_text(general)))
+            text = "\n\n".join(blocks)
+        else:  # the readings of an ambiguous phrase
+            blocks = [READING_BLOCK.format(topic=p.topic, text=_answer_text(p)) for p in resolved.passages]
+            text = "\n\n".join([resolved.question, *blocks])
+        keys = tuple(p.key for p in resolved.passages) if len(resolved.passages) > 1 else ()
+        return Answer(question, True, text, resolved.score, _source(first), candidates, part_keys=keys)
+
+    def _multi_part(self, question: str, parts: list[str], scope: int | None) -> Answer:
+        resolved = [self._resolve(part, scope) for part in parts]
+        found = [r for r in resolved if r.found]
+        if not found:
+            return self._from_resolved(question, self._resolve(question.strip()[:MAX_QUESTION_CHARS], scope))
+        if len(found) == 1 and len({p.key for p in found[0].passages}) >= 1 and len(parts) == 2:
+            whole = self._resolve(question.strip()[:MAX_QUESTION_CHARS], scope)
+            if whole.found and whole.passages[0].key == found[0].passages[0].key:
+                return self._from_resolved(question, whole)
+        blocks = []
+        for number, part in enumerate(resolved, 1):
+            if not part.found:
+                blocks.append(PART_NOT_FOUND.format(number=number, question=part.question))
+                continue
+            passage = part.passages[0]
+            blocks.append(
+                PART_BLOCK.format(
+                    number=number,
+                    question=part.question,
+                    text=self._passage_text(passage, part.terms),
+                    source=_source_text(passage),
+                )
+            )
+        first = found[0].passages[0]
+        candidates = _candidates([h for r in found for h in r.hits[:1]] + [h for r in found for h in r.hits[1:]])
+        keys = tuple(r.passages[0].key for r in found)
+        score = min(r.score for r in found)
+        return Answer(question, True, "\n\n".join(blocks), score, _source(first), candidates, part_keys=keys)
+
+    def _overview(self, question: str, parts: list[tuple[str, str]], scope: int | None) -> Answer | None:
+        resolved = [(kind, self._resolve(asked, scope)) for kind, asked in parts]
+        found = [(kind, r) for kind, r in resolved if r.found]
+        if len(found) < 2:
+            return None
+        lines = [OVERVIEW_INTRO]
+        for kind, r in found:
+            passage = r.passages[0]
+            lines.append(OVERVIEW_LINE.format(kind=kind, fact=_first_sentence(passage.text), basis=_basis(passage)))
+        lines += [f"· {kind}：没有找到可靠的答案，请单独再问。" for kind, r in resolved if not r.found]
+        first = found[0][1].passages[0]
+        candidates = _candidates([r.hits[0] for _, r in found])
+        keys = tuple(r.passages[0].key for _, r in found)
+        score = min(r.score for _, r in found)
+        return Answer(question, True, "\n".join(lines), score, _source(first), candidates, part_keys=keys)
+
+    def _passage_text(self, passage: Passage, terms: Terms | None) -> str:
+        if passage.document is None or terms is None:
+            return _answer_text(passage)
+        return _excerpt(passage.text, terms)
 
 
 def _reliable(hit: Hit) -> bool:
@@ -129,6 +254,63 @@ def _answer_text(passage: Passage) -> str:
     return "\n\n".join(parts)
 
 
+def _excerpt(text: str, terms: Terms) -> str:
+    """A long document passage, cut to the sentences that share most with the question (in document order)."""
+    if len(text) <= EXCERPT_CHARS:
+        return text
+    sentences = [s for s in _SENTENCE_END.split(text) if s.strip()]
+    asked = set(terms.bigrams) | set(terms.words)
+
+    def overlap(sentence: str) -> int:
+        return sum(1 for gram in asked if gram in sentence)
+
+    ranked = sorted(range(len(sentences)), key=lambda i: overlap(sentences[i]), reverse=True)
+    chosen: list[int] = []
+    for index in ranked:
+        if chosen and sum(len(sentences[i]) for i in chosen) + len(sentences[index]) > EXCERPT_CHARS:
+            break
+        chosen.append(index)
+    chosen.sort()
+    pieces = [] if chosen[0] == 0 else [EXCERPT_GAP]
+    for position, index in enumerate(chosen):
+        if position and index != chosen[position - 1] + 1:
+            pieces.append(EXCERPT_GAP)
+        pieces.append(sentences[index].strip())
+    if chosen[-1] != len(sentences) - 1:
+        pieces.append(EXCERPT_GAP)
+    return "".join(pieces)
+
+
+def _first_sentence(text: str) -> str:
+    sentence = re.split(r"(?<=。)", text.strip(), maxsplit=1)[0]
+    return sentence.rstrip("。")
+
+
+def _basis(passage: Passage) -> str:
+    return passage.basis or passage.title
+
+
+def _source(passage: Passage) -> Source:
+    return Source(passage.title, passage.section)
+
+
+def _source_text(passage: Passage) -> str:
+    title = passage.title if passage.title.startswith("《") else f"《{passage.title}》"
+    return f"{title} {passage.section}".strip()
+
+
+def _document_label(passage: Passage) -> str:
+    return f"《{passage.title}》 {passage.section}".strip()
+
+
 def _candidate(hit: Hit) -> Candidate:
     p = hit.passage
     return Candidate(p.key, p.title, p.section, p.topic, hit.score)
+
+
+def _candidates(hits: Iterable[Hit]) -> list[Candidate]:
+    """Distinct passages, first occurrence kept, in the order given."""
+    seen: dict[str, Candidate] = {}
+    for hit in hits:
+        seen.setdefault(hit.passage.key, _candidate(hit))
+    return list(seen.values())

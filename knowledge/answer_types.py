@@ -31,6 +31,10 @@ class Answer:
     score: float
     source: Source | None
     candidates: list[Candidate] = field(default_factory=list)
+    # not in the JSON contract: the passage answered for each part of a composed answer (several questions, an
+    # overview, a document with the general rule), and whether the message was small talk (a greeting, thanks)
+    part_keys: tuple[str, ...] = ()
+    small_talk: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {

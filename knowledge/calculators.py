@@ -4,11 +4,19 @@
 for a sum the rules determine — the monthly dues for an income or a kind of member (中组部 2008 年党费规定), or how
 many members must attend or vote yes at a 党员大会, an election or a 支委会 — and ``None`` for every other
 question, which the curated passages answer instead. The module is a pure library: text in, text out.
+
+A 党员大会 vote has two rules, and the answer names the one it applies. An ordinary vote (支部工作条例 第十一条)
+needs "半数以上" of the voters present; whether exactly half is enough is read both ways, so at an even head count
+the answer gives both readings and leaves the choice to the higher Party organisation. Accepting a 预备党员 or
+confirming one (发展党员工作细则 第二十条、第二十一条、第三十三条) needs more than half present, and written opinions
+handed in before the meeting by voters who cannot attend count as votes. Both pass with yes votes above half of the
+*expected* voters. A question that does not say what is voted on gets both rules.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -32,7 +40,9 @@ SECTION_FARMER = "农民党员交纳标准"
 SECTION_ANNUAL = "年薪制党员的计算基数"
 SECTION_BASE = "第一条 · 计算基数"
 SECTION_MEETING = "第十一条 · 党员大会到会与表决人数"
-SECTION_RECRUIT = "接收预备党员、预备党员转正的表决人数"
+SECTION_RECRUIT = "第二十条、第二十一条、第三十三条 · 接收预备党员、预备党员转正的到会与表决人数"
+BOTH_TITLE = f"{BRANCH_TITLE}；{RECRUIT_TITLE}"
+SECTION_BOTH = "党员大会到会与表决人数（条例第十一条；细则第二十条、第二十一条、第三十三条）"
 SECTION_ELECTION = "选举的到会与当选人数"
 SECTION_COMMITTEE = "第十二条 · 支委会到会人数"
 
@@ -53,6 +63,8 @@ DUES_FLAT_NOTE = "整个数额适用同一个比例，不分段累进。"
 DUES_BASE_NOTE = "计算基数是工资中相对固定的、经常性的税后收入；具体数额请与支部核对确认。"
 DUES_RETIREE_NOTE = "基数是实际领取的离退休费或养老金总额；具体数额请与支部核对确认。"
 DUES_PRETAX_NOTE = "您给的是税前数额，党费应按税后收入计算，请换成税后数额再核对。"
+DUES_AFTER_TAX_USED = "党费按税后收入计算，所以用您给的税后 {after} 元，不用税前的 {before} 元。"
+DUES_AFTER_TAX_USED_RETIREE = "离退休党员以实际领取的数额为基数，所以用您给的税后 {after} 元，不用税前的 {before} 元。"
 DUES_ANNUAL_NOTE = "实行年薪制的，以当月实际领取的薪酬为基数。"
 DUES_ANNUAL_GENERAL = (
     "实行年薪制的党员，以当月实际领取的薪酬为基数（不是把年薪直接套用），再按在职党员比例交纳："
@@ -79,23 +91,49 @@ VOTERS_FORMAL_AND_PROBATIONARY = "有{right}的是 {n} 名正式党员，{p} 名
 VOTERS_MINUS_PROBATIONARY = "{total} 名党员中有 {p} 名预备党员（没有{right}），有{right}的正式党员为 {n} 名。"
 VOTERS_ASSUMED = "按 {n} 名都是正式党员计算；其中如有预备党员或留党察看期内的党员，要先减去，他们没有{right}。"
 
-MEETING_RULE = (
-    "有表决权的党员到会须超过半数，即至少 {quorum} 人，才能进行表决；赞成票须超过应到会有表决权党员的一半，"
-    "即至少 {majority} 票，才算通过——按应到会人数算，不是按实到人数算。"
+# 党员大会: two rules. An ordinary vote (条例 第十一条) needs "半数以上" present, which readers disagree on when
+# exactly half attend; a vote to accept a 预备党员 or confirm one (细则 第二十条、第二十一条、第三十三条) needs
+# attendance above half. Both pass with yes votes above half of the *expected* voters.
+RULE_ORDINARY = "一般事项的表决（支部工作条例第十一条）"
+RULE_RECRUIT = "接收预备党员、预备党员转正的表决（发展党员工作细则第二十条、第二十一条、第三十三条）"
+RULE_APPLIES = "适用规则：{rule}。"
+RULE_BOTH = "问题里没有说明表决什么事项，两种规则分列如下，请按实际事项选用。"
+RULE_ITEM_ORDINARY = "\n一、" + RULE_ORDINARY + "："
+RULE_ITEM_RECRUIT = "\n二、" + RULE_RECRUIT + "："
+
+ORDINARY_QUORUM_ODD = "条文要求“半数以上”有表决权的党员到会才能表决，即至少 {quorum} 人到会；"
+ORDINARY_QUORUM_EVEN = (
+    "条文要求“半数以上”有表决权的党员到会才能表决。{n} 人的一半是 {half} 人，恰好 {half} 人到会算不算够，"
+    "各地理解不一（按“以上”含本数理解，{half} 人即可；按须超过半数理解，至少 {more} 人），请以上级党组织的口径为准；"
 )
+ORDINARY_PASS = "赞成票须超过应到会有表决权党员的半数，即至少 {majority} 票才算通过——按应到人数算，不按实到人数算。"
+RECRUIT_RULE = (
+    "有表决权的到会人数须超过应到会有表决权人数的半数，即至少 {quorum} 人到会才能表决；采取无记名投票，"
+    "赞成票须超过应到会有表决权的正式党员的半数，即至少 {majority} 票才算通过。"
+)
+RECRUIT_WRITTEN = "因故不能到会的有表决权正式党员，会前正式向党支部提出书面意见的，应当统计在票数内。"
+RECRUIT_NOTE = "同时讨论两人以上的，要逐个讨论、逐个表决。"
+
 MEETING_PRESENT = "实到 {m} 人，{verdict}。"
 MEETING_PRESENT_OK = "已超过半数，可以表决"
 MEETING_PRESENT_SHORT = "没有超过半数，不能表决"
+MEETING_PRESENT_UNDER_HALF = "不到半数，不能表决"
+MEETING_PRESENT_HALF = "恰好一半，能否表决请按上级党组织的口径确定"
 MEETING_YES = "赞成 {v} 票，{verdict}。"
 MEETING_YES_OK = "超过应到会有表决权党员的一半，通过"
 MEETING_YES_SHORT = "没有超过应到会有表决权党员的一半，不能通过"
 MEETING_SMALL = "提示：正式党员不足 3 人的，一般不单独成立党支部，而是成立联合党支部。"
-RECRUIT_NOTE = "同时讨论两人以上的，要逐个讨论、逐个表决。"
-MEETING_GENERAL = (
-    "党员大会表决：有表决权的党员到会须超过半数，才能进行表决；赞成票须超过应到会有表决权党员的一半，"
-    "才算通过——分母是应到会人数，不是实到人数。只有正式党员有表决权，预备党员和留党察看期内的党员不计入。"
-    "例如 20 名正式党员：至少 11 人到会，至少 11 票赞成。"
+
+ORDINARY_GENERAL = (
+    "条文要求“半数以上”有表决权的党员到会才能表决；恰好一半到会算不算够、是否须超过半数，各地理解不一，"
+    "请以上级党组织的口径为准；赞成票须超过应到会有表决权党员的半数才算通过——分母是应到会人数，不是实到人数。"
+    "例如应到会 21 人：至少 11 人到会，至少 11 票赞成。"
 )
+RECRUIT_GENERAL = (
+    "有表决权的到会人数须超过应到会有表决权人数的半数才能表决；采取无记名投票，"
+    "赞成票须超过应到会有表决权的正式党员的半数才算通过。例如应到会 20 人：至少 11 人到会，至少 11 票赞成。"
+)
+MEETING_VOTERS_NOTE = "只有正式党员有表决权，预备党员和留党察看期内的党员不计入。"
 
 ELECTION_RULE = (
     "有选举权的党员到会须超过应到会人数的 4/5（{n} × 4/5 = {four_fifths}，须超过这个数），即至少 {quorum} 人，"
@@ -138,7 +176,9 @@ FIXED_WORDS = tuple("学生 研究生 博士生 硕士生 在校 下岗 失业 �
 FARMER_WORDS = tuple("农民".split())
 ANNUAL_WORDS = tuple("年薪".split())
 ANNUAL_MONTH_WORDS = tuple("当月 这个月 本月 实发 实际领 发了 到手".split())
-PRETAX_WORDS = tuple("税前".split())
+PRETAX = "税前"
+AFTER_TAX = "税后"
+PRETAX_WORDS = (PRETAX,)
 VOTE_CUES = tuple(
     "到会 到场 参会 参加 出席 到齐 实到 应到 赞成 同意票 票 当选 法定人数 "
     "能开 召开 有效 过半 半数 4/5 五分之四 到多少 到几 来多少 来几 表决".split()
@@ -148,6 +188,10 @@ COMMITTEE_WORDS = tuple("支委会 支部委员会 委员会会议".split())
 ASSEMBLY_WORDS = tuple("党员大会 支部大会".split())
 NOT_COUNTED_MEETINGS = tuple("党小组".split())  # no head-count rule for 党小组会
 RECRUIT_WORDS = tuple("接收 发展 入党 转正 吸收".split())
+# Matters other than accepting or confirming a 预备党员: the question has said that the ordinary rule applies.
+ORDINARY_WORDS = tuple(
+    "一般事项 普通事项 其他事项 重要事项 一般议题 一般表决 普通表决 表彰 表扬 处分 处置 除名 劝退 工作报告".split()
+)
 INCLUDES_WORDS = tuple("其中 包括 包含 含 中有 里有 里面 当中".split())
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -182,6 +226,7 @@ _WINDOW_LABEL = re.compile(
 )
 _CLAUSE_BREAK = re.compile(r"[,.?!;:、。]")
 _CN_MAGNITUDE = re.compile(r"[百千万]")
+_TAX_MARK = re.compile(r"税前|税后")
 
 _CENT = Decimal("0.01")
 _PERCENT = Decimal(100)
@@ -237,8 +282,9 @@ def _plain(value: Decimal) -> str:
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def _income(q: str) -> Decimal | None:
-    """The first number that reads as a monthly amount: not a percentage, a period, a head count or a paid sum.
+def _amounts(q: str) -> Iterator[tuple[int, int, Decimal]]:
+    """(start, end, value) of each number that reads as a monthly amount: not a percentage, a period, a head count
+    or a paid sum.
 
     A Chinese numeral counts only with 百/千/万 in it, so the 一 of 一般 or 一下 is not taken for 1 元.
     """
@@ -250,8 +296,35 @@ def _income(q: str) -> Decimal | None:
         value = None if span[0] in _CN_DIGITS and not _CN_MAGNITUDE.search(span) else _to_decimal(span)
         if value is None:
             continue
-        return -value if before.rstrip().endswith(_NEGATIVE_BEFORE) else value
-    return None
+        yield match.start(), match.end(), -value if before.rstrip().endswith(_NEGATIVE_BEFORE) else value
+
+
+def _income(q: str) -> Decimal | None:
+    """The first monthly amount in the question."""
+    return next((value for _, _, value in _amounts(q)), None)
+
+
+def _taxed_amounts(q: str) -> dict[str, Decimal]:
+    """Amounts marked 税前 or 税后, the first of each: 税前8000，税后6500 / 8000税前、6500税后.
+
+    A number takes the mark in its own clause before it; failing that, the mark right after it, which is then
+    used up so that the next number does not take it too.
+    """
+    found: dict[str, Decimal] = {}
+    amounts = list(_amounts(q))
+    used_until = 0
+    for i, (start, end, value) in enumerate(amounts):
+        previous_end = max(amounts[i - 1][1] if i else 0, used_until)
+        marks = _TAX_MARK.findall(_CLAUSE_BREAK.split(q[previous_end:start])[-1])
+        mark = marks[-1] if marks else None
+        if mark is None:
+            next_start = amounts[i + 1][0] if i + 1 < len(amounts) else len(q)
+            after = _TAX_MARK.search(_CLAUSE_BREAK.split(q[end:next_start])[0])
+            if after is not None:
+                mark, used_until = after.group(), end + after.end()
+        if mark is not None:
+            found.setdefault(mark, value)
+    return found
 
 
 def _rate(amount: Decimal, brackets: tuple[tuple[Decimal | None, str, Decimal], ...]) -> tuple[str, Decimal]:
@@ -275,7 +348,8 @@ def _dues(q: str) -> Calculation | None:
     if _has(q, FARMER_WORDS):
         return Calculation("dues", DUES_FARMER, DUES_TITLE, SECTION_FARMER)
     retiree, annual = _has(q, RETIREE_WORDS), _has(q, ANNUAL_WORDS)
-    amount = _income(q)
+    taxed = _taxed_amounts(q)
+    amount = taxed[AFTER_TAX] if AFTER_TAX in taxed else _income(q)
     if amount is None:
         if retiree:
             return Calculation("dues", DUES_RETIREE_GENERAL, DUES_TITLE, SECTION_RETIREE)
@@ -286,14 +360,18 @@ def _dues(q: str) -> Calculation | None:
         return Calculation("dues", DUES_ABSURD.format(amount=_plain(amount)), DUES_TITLE, SECTION_BASE)
     if annual and not _has(q, ANNUAL_MONTH_WORDS):
         return Calculation("dues", DUES_ANNUAL_GENERAL, DUES_TITLE, SECTION_ANNUAL)
+    parts = []
+    if AFTER_TAX in taxed and PRETAX in taxed:  # both given: the base is the after-tax one, and we say so first
+        template = DUES_AFTER_TAX_USED_RETIREE if retiree else DUES_AFTER_TAX_USED
+        parts.append(template.format(after=_plain(taxed[AFTER_TAX]), before=_plain(taxed[PRETAX])))
     if retiree:
-        text = _dues_text(DUES_RETIREE, amount, BRACKET_RETIREE) + DUES_FLAT_NOTE + DUES_RETIREE_NOTE
-        return Calculation("dues", text, DUES_TITLE, SECTION_RETIREE)
-    parts = [_dues_text(DUES_IN_SERVICE, amount, BRACKET_IN_SERVICE), DUES_FLAT_NOTE]
+        parts += [_dues_text(DUES_RETIREE, amount, BRACKET_RETIREE), DUES_FLAT_NOTE, DUES_RETIREE_NOTE]
+        return Calculation("dues", "".join(parts), DUES_TITLE, SECTION_RETIREE)
+    parts += [_dues_text(DUES_IN_SERVICE, amount, BRACKET_IN_SERVICE), DUES_FLAT_NOTE]
     if annual:
         parts.append(DUES_ANNUAL_NOTE)
     parts.append(DUES_BASE_NOTE)
-    if _has(q, PRETAX_WORDS):
+    if AFTER_TAX not in taxed and _has(q, PRETAX_WORDS):  # only a pre-tax amount: ask for the after-tax one
         parts.append(DUES_PRETAX_NOTE)
     return Calculation("dues", "".join(parts), DUES_TITLE, SECTION_IN_SERVICE)
 
@@ -433,25 +511,70 @@ def _majority(n: int) -> int:
 
 
 def _meeting(q: str, counts: _Counts) -> Calculation:
-    recruit = _has(q, RECRUIT_WORDS)
-    title, section = (RECRUIT_TITLE, SECTION_RECRUIT) if recruit else (BRANCH_TITLE, SECTION_MEETING)
+    """The 党员大会 head counts under the rule the question names, or under both when it names none."""
+    recruit, ordinary = _has(q, RECRUIT_WORDS), _has(q, ORDINARY_WORDS)
     voters = _voters(q, counts, RIGHT_VOTE)
-    if voters is None:
-        return Calculation("votes", MEETING_GENERAL, title, section)
-    n, basis = voters
-    need = _majority(n)
-    parts = [basis, MEETING_RULE.format(quorum=need, majority=need)]
-    if counts.present is not None and counts.present <= n:
-        verdict = MEETING_PRESENT_OK if counts.present >= need else MEETING_PRESENT_SHORT
-        parts.append(MEETING_PRESENT.format(m=counts.present, verdict=verdict))
-    if counts.yes is not None and counts.yes <= n:
-        verdict = MEETING_YES_OK if counts.yes >= need else MEETING_YES_SHORT
-        parts.append(MEETING_YES.format(v=counts.yes, verdict=verdict))
+    n, basis = voters if voters is not None else (None, "")
+    after_rules = ""  # a closing note after the two numbered rules goes on a line of its own
     if recruit:
-        parts.append(RECRUIT_NOTE)
-    if n < 3:
-        parts.append(MEETING_SMALL)
+        parts = [basis, RULE_APPLIES.format(rule=RULE_RECRUIT), *_recruit_parts(n, counts)]
+        title, section = RECRUIT_TITLE, SECTION_RECRUIT
+    elif ordinary:
+        parts = [basis, RULE_APPLIES.format(rule=RULE_ORDINARY), *_ordinary_parts(n, counts)]
+        title, section = BRANCH_TITLE, SECTION_MEETING
+    else:
+        parts = [basis, RULE_BOTH, RULE_ITEM_ORDINARY, *_ordinary_parts(n, counts)]
+        parts += [RULE_ITEM_RECRUIT, *_recruit_parts(n, counts)]
+        title, section = BOTH_TITLE, SECTION_BOTH
+        after_rules = "\n"
+    if n is None:
+        parts.append(after_rules + MEETING_VOTERS_NOTE)
+    elif n < 3:
+        parts.append(after_rules + MEETING_SMALL)
     return Calculation("votes", "".join(parts), title, section)
+
+
+def _ordinary_parts(n: int | None, counts: _Counts) -> list[str]:
+    """条例 第十一条: "半数以上" present (exactly half is read both ways), yes votes above half of the expected."""
+    if n is None:
+        return [ORDINARY_GENERAL]
+    majority = _majority(n)
+    if n % 2:
+        parts = [ORDINARY_QUORUM_ODD.format(quorum=majority)]
+    else:
+        parts = [ORDINARY_QUORUM_EVEN.format(n=n, half=n // 2, more=majority)]
+    parts.append(ORDINARY_PASS.format(majority=majority))
+    if counts.present is not None and counts.present <= n:
+        if 2 * counts.present > n:
+            verdict = MEETING_PRESENT_OK
+        elif 2 * counts.present < n:
+            verdict = MEETING_PRESENT_UNDER_HALF
+        else:
+            verdict = MEETING_PRESENT_HALF
+        parts.append(MEETING_PRESENT.format(m=counts.present, verdict=verdict))
+    parts.extend(_yes_parts(n, counts))
+    return parts
+
+
+def _recruit_parts(n: int | None, counts: _Counts) -> list[str]:
+    """细则: attendance above half, yes votes above half of the expected; written opinions count as votes."""
+    if n is None:
+        return [RECRUIT_GENERAL, RECRUIT_WRITTEN, RECRUIT_NOTE]
+    majority = _majority(n)
+    parts = [RECRUIT_RULE.format(quorum=majority, majority=majority), RECRUIT_WRITTEN]
+    if counts.present is not None and counts.present <= n:
+        verdict = MEETING_PRESENT_OK if counts.present >= majority else MEETING_PRESENT_SHORT
+        parts.append(MEETING_PRESENT.format(m=counts.present, verdict=verdict))
+    parts.extend(_yes_parts(n, counts))
+    parts.append(RECRUIT_NOTE)
+    return parts
+
+
+def _yes_parts(n: int, counts: _Counts) -> list[str]:
+    if counts.yes is None or counts.yes > n:
+        return []
+    verdict = MEETING_YES_OK if counts.yes >= _majority(n) else MEETING_YES_SHORT
+    return [MEETING_YES.format(v=counts.yes, verdict=verdict)]
 
 
 def _election(q: str, counts: _Counts) -> Calculation:

@@ -46,6 +46,7 @@ class Hit:
     coverage: float
     topical: bool  # the passage shares a topic word with the question, not only cue words such as 谁 or 多久
     domain: bool  # ... and one of those is a domain term of the lexicon (支委会, 党费 …)
+    number: int = -1  # the passage's position in the index
 
 
 @dataclass(slots=True)
@@ -108,11 +109,13 @@ class PassageIndex:
         )
 
     def search(self, question: Terms, scope: int | None = None, limit: int = 5) -> list[Hit]:
-        words = list(dict.fromkeys(question.words))
-        if not words:
-            return []
+        """The best passages by word-level BM25 with the boosts, best first."""
+        return self.rescore(question, self.leaders(question, scope, RESCORED))[:limit]
+
+    def leaders(self, question: Terms, scope: int | None, count: int) -> list[tuple[int, float]]:
+        """(passage number, plain BM25 score) of the ``count`` best visible passages, before the boosts."""
         scores: dict[int, float] = defaultdict(float)
-        for term in words:
+        for term in dict.fromkeys(question.words):
             for number in self._postings.get(term, ()):
                 scores[number] += self._term_score(self._docs[number], term)
         for bigram in set(question.bigrams):
@@ -120,15 +123,21 @@ class PassageIndex:
                 scores[number] += BIGRAM_WEIGHT * self._field_score(
                     self._docs[number], "bigram", bigram, self._bigram_idf[bigram]
                 )
+        visible = [(n, score) for n, score in scores.items() if self._docs[n].passage.scope in (None, scope)]
+        return heapq.nlargest(count, visible, key=lambda item: item[1])
+
+    def rescore(self, question: Terms, leaders: Iterable[tuple[int, float]]) -> list[Hit]:
+        """Apply coverage, phrasing and intent boosts to (passage number, plain score) pairs; best first."""
+        words = list(dict.fromkeys(question.words))
+        if not words:
+            return []
         wanted = question_intents(question.normalized)
         topic_words = [w for w in words if w not in NON_TOPIC_WORDS]
         weight = {w: self._analyzer.informativeness(w) for w in topic_words}
         asked_domain = any(w in DOMAIN_TERMS for w in topic_words)
         total_mass = sum(weight.values())
-        visible = [(n, score) for n, score in scores.items() if self._docs[n].passage.scope in (None, scope)]
         hits = []
-        # boosts reorder the leaders; computing them for every passage that shares a bigram would be wasted work
-        for number, score in heapq.nlargest(RESCORED, visible, key=lambda item: item[1]):
+        for number, score in leaders:
             doc = self._docs[number]
             matched = [w for w in topic_words if w in doc.vocabulary]
             covered = sum(weight[w] for w in matched) + sum(
@@ -142,9 +151,13 @@ class PassageIndex:
             score *= 1.0 + PHRASING_BOOST * self._phrasing_similarity(doc, words)
             if wanted and doc.intents:
                 score *= INTENT_MATCH if wanted & doc.intents else INTENT_MISS
-            hits.append(Hit(doc.passage, score, coverage, bool(matched), domain))
+            hits.append(Hit(doc.passage, score, coverage, bool(matched), domain, number))
         hits.sort(key=lambda h: h.score, reverse=True)
-        return hits[:limit]
+        return hits
+
+    def contains(self, number: int, word: str) -> bool:
+        """Whether the passage at ``number`` has this (canonical) word in any field."""
+        return word in self._docs[number].vocabulary
 
     def _term_score(self, doc: _Indexed, term: str) -> float:
         idf = self._idf[term]

@@ -12,7 +12,8 @@ class Passage:
     """A searchable piece of text and where it came from.
 
     ``key`` is stable and ASCII (curated entry id, or ``kb<doc>-<n>`` for uploaded documents) so it can travel in
-    callback data. ``scope`` is ``None`` for knowledge every branch sees, else the id of the branch that owns it.
+    callback data. ``document`` groups an uploaded document's passages, which are judged against each other.
+    ``scope`` is ``None`` for knowledge every branch sees, else the id of the branch that owns it.
     """
 
     key: str
@@ -26,6 +27,7 @@ class Passage:
     intents: frozenset[str] = field(default_factory=frozenset)
     facts: tuple[str, ...] = ()
     scope: int | None = None
+    document: int | None = None  # the stored document an uploaded passage belongs to; None for curated entries
 
     @property
     def section(self) -> str:
