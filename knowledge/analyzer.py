@@ -45,7 +45,9 @@ class Analyzer:
 
     def __init__(self) -> None:
         jieba.setLogLevel(logging.WARNING)
-        self._tokenizer = jieba.Tokenizer(str(trimmed_dictionary()))
+        dictionary = trimmed_dictionary()
+        self._tokenizer = jieba.Tokenizer(str(dictionary))
+        self._nouns = frozenset(nouns_of(dictionary))
         self._tokenizer.initialize()
         for term in sorted(lexicon.all_terms()):
             self._tokenizer.suggest_freq(term, tune=True)  # a frequency that keeps the term whole (PITFALLS)
@@ -129,6 +131,13 @@ class Analyzer:
                 self._tokenizer.add_word(word)
         return words
 
+    def is_noun(self, word: str) -> bool:
+        """A noun by jieba's dictionary tags, or a domain term; unknown words are not."""
+        return word in self._domain_terms or word in self._nouns
+
+    def is_domain_term(self, word: str) -> bool:
+        return word in self._domain_terms
+
     def informativeness(self, word: str) -> float:
         """How much a word says about a topic, from its rarity in general Chinese (jieba's word counts).
 
@@ -173,6 +182,15 @@ def trimmed_dictionary() -> Path:
         except OSError:
             continue
     return source
+
+
+NOUN_TAGS = ("n", "vn")  # jieba's tags for nouns (n, nr, ns, nt, nz …) and verbal nouns (活动, 旅游)
+
+
+def nouns_of(dictionary: Path) -> list[str]:
+    """The words a jieba dictionary file tags as nouns."""
+    with dictionary.open(encoding="utf-8") as words:
+        return [parts[0] for parts in map(str.split, words) if len(parts) == 3 and parts[2].startswith(NOUN_TAGS)]
 
 
 @cache

@@ -30,6 +30,7 @@ from knowledge.splitter import overview_parts, split_question
 # domain term with an entry (0 of 48 in the development set), so a shared domain term lets the bar drop.
 MIN_COVERAGE = 0.65
 MIN_COVERAGE_WITH_DOMAIN_TERM = 0.3
+MIN_CONFIDENCE = 0.5
 # Share of the question's topic-word weight the best passage of an uploaded document must hold.
 MIN_DOCUMENT_COVERAGE = 0.6
 MAX_QUESTION_CHARS = 300  # longer input is cut before analysis; a question is never that long
@@ -190,33 +191,34 @@ class Answerer:
         return Answer(question, True, text, resolved.score, _source(first), candidates, part_keys=keys)
 
     def _multi_part(self, question: str, parts: list[str], scope: int | None) -> Answer:
+        """Each part answered with its own source, when at least two parts find different passages.
+
+        Otherwise the clauses were one question ("领低保的党员要交党费吗，交多少") and the message is answered whole.
+        """
         resolved = [self._resolve(part, scope) for part in parts]
-        found = [r for r in resolved if r.found]
-        if not found:
-            return self._from_resolved(question, self._resolve(question.strip()[:MAX_QUESTION_CHARS], scope))
-        if len(found) == 1 and len({p.key for p in found[0].passages}) >= 1 and len(parts) == 2:
+        distinct = {r.passages[0].key for r in resolved if r.found}
+        if len(distinct) < 2:
             whole = self._resolve(question.strip()[:MAX_QUESTION_CHARS], scope)
-            if whole.found and whole.passages[0].key == found[0].passages[0].key:
-                return self._from_resolved(question, whole)
+            fallback = next((r for r in resolved if r.found), whole)
+            return self._from_resolved(question, whole if whole.found else fallback)
         blocks = []
-        for number, part in enumerate(resolved, 1):
+        shown = [r for r in resolved if r.found or self._has_domain_term(r)]
+        for number, part in enumerate(shown, 1):
             if not part.found:
                 blocks.append(PART_NOT_FOUND.format(number=number, question=part.question))
                 continue
             passage = part.passages[0]
-            blocks.append(
-                PART_BLOCK.format(
-                    number=number,
-                    question=part.question,
-                    text=self._passage_text(passage, part.terms),
-                    source=_source_text(passage),
-                )
-            )
+            text = self._passage_text(passage, part.terms)
+            blocks.append(PART_BLOCK.format(number=number, question=part.question, text=text, source=_source_text(passage)))
+        found = [r for r in resolved if r.found]
         first = found[0].passages[0]
         candidates = _candidates([h for r in found for h in r.hits[:1]] + [h for r in found for h in r.hits[1:]])
         keys = tuple(r.passages[0].key for r in found)
         score = min(r.score for r in found)
         return Answer(question, True, "\n\n".join(blocks), score, _source(first), candidates, part_keys=keys)
+
+    def _has_domain_term(self, resolved: _Resolved) -> bool:
+        return resolved.terms is not None and any(self._analyzer.is_domain_term(w) for w in resolved.terms.words)
 
     def _overview(self, question: str, parts: list[tuple[str, str]], scope: int | None) -> Answer | None:
         resolved = [(kind, self._resolve(asked, scope)) for kind, asked in parts]
@@ -242,7 +244,7 @@ class Answerer:
 
 def _reliable(hit: Hit) -> bool:
     floor = MIN_COVERAGE_WITH_DOMAIN_TERM if hit.domain else MIN_COVERAGE
-    return hit.topical and hit.coverage >= floor
+    return hit.topical and hit.coverage >= floor and hit.confidence >= MIN_CONFIDENCE
 
 
 def _answer_text(passage: Passage) -> str:

@@ -29,6 +29,9 @@ PHRASING_BOOST = 0.5  # added score multiplier at a perfect phrasing match
 COVERAGE_FLOOR = 1.0
 DOMAIN_MISS = 0.8  # the question names a domain term (党课, 支委会 …) the passage never mentions
 RESCORED = 30  # leaders by plain BM25 that get the phrasing and intent boosts
+MISSING_OTHER_WEIGHT = 0.3  # a missing verb or particle, against a missing noun (see _confidence)
+MISSING_OTHER_CAP = 10.0  # jieba's guesses at unknown words ("就行", "能配") are not rare words
+CORPUS_SPECIFICITY = 4.0  # a word in one passage of 200 keeps ~20, in half of them ~3 (see topic_weight)
 UNKNOWN_TERM_IDF = 4.0  # a question word no passage contains still weighs in coverage
 PARTIAL_CREDIT = 0.5  # for such a word whose every character bigram the passage does contain (a jieba mis-cut)
 DOMAIN_TERMS = frozenset(lexicon.SYNONYMS)
@@ -36,6 +39,8 @@ DOMAIN_TERMS = frozenset(lexicon.SYNONYMS)
 NON_TOPIC_WORDS = (
     frozenset(c for cues in INTENT_CUES.values() for c in cues)
     | frozenset("开 有 要 什么 多少 几 一次 哪里 为什么 吗 会 做 算 行 行不行 规定 要求 情况 问题".split())
+    # nouns that frame a question rather than name its topic ("是啥意思", "多长时间", "才算数")
+    | frozenset("意思 东西 程度 多长 合规 算数 硬性 规范 一回 回事 就行 人才 内容 方面 具体内容 时候 说法".split())
 ) - DOMAIN_TERMS
 
 
@@ -47,6 +52,7 @@ class Hit:
     topical: bool  # the passage shares a topic word with the question, not only cue words such as 谁 or 多久
     domain: bool  # ... and one of those is a domain term of the lexicon (支委会, 党费 …)
     number: int = -1  # the passage's position in the index
+    confidence: float = 1.0  # how fully the passage holds what the question is about (see PassageIndex._confidence)
 
 
 @dataclass(slots=True)
@@ -134,6 +140,7 @@ class PassageIndex:
         wanted = question_intents(question.normalized)
         topic_words = [w for w in words if w not in NON_TOPIC_WORDS]
         weight = {w: self._analyzer.informativeness(w) for w in topic_words}
+        specific = {w: self.topic_weight(w) for w in topic_words}
         asked_domain = any(w in DOMAIN_TERMS for w in topic_words)
         total_mass = sum(weight.values())
         hits = []
@@ -144,6 +151,7 @@ class PassageIndex:
                 PARTIAL_CREDIT * weight[w] for w in topic_words if w not in self._idf and _bigrams_in(w, doc)
             )
             coverage = covered / total_mass if total_mass else 0.0
+            confidence = self._confidence(doc, topic_words, specific)
             domain = any(w in DOMAIN_TERMS for w in matched)
             if asked_domain and not domain:
                 score *= DOMAIN_MISS
@@ -151,9 +159,37 @@ class PassageIndex:
             score *= 1.0 + PHRASING_BOOST * self._phrasing_similarity(doc, words)
             if wanted and doc.intents:
                 score *= INTENT_MATCH if wanted & doc.intents else INTENT_MISS
-            hits.append(Hit(doc.passage, score, coverage, bool(matched), domain, number))
+            hits.append(Hit(doc.passage, score, coverage, bool(matched), domain, number, confidence))
         hits.sort(key=lambda h: h.score, reverse=True)
         return hits
+
+    def _confidence(self, doc: _Indexed, words: list[str], weight: dict[str, float]) -> float:
+        """Covered topic weight against covered plus missing, where a missing noun counts in full.
+
+        A question about something the knowledge lacks names it with a noun no passage holds (宗教, 花圈, 公司)
+        beside a party word every passage holds; a paraphrase of a known question differs mostly in verbs and
+        particles (开几回, 凑够), which count only in part.
+        """
+        covered = missing = 0.0
+        for word in words:
+            if word in doc.vocabulary:
+                covered += weight[word]
+            elif word not in self._idf and _bigrams_in(word, doc):
+                covered += PARTIAL_CREDIT * weight[word]
+            else:
+                noun = self._analyzer.is_noun(word)
+                missing += weight[word] if noun else MISSING_OTHER_WEIGHT * min(weight[word], MISSING_OTHER_CAP)
+        return covered / (covered + missing) if covered else 0.0
+
+    def topic_weight(self, word: str) -> float:
+        """How much a question word says about which passage is meant: rare in Chinese and rare in this corpus.
+
+        "党员" is a domain term but stands in most passages, so it says little; a word no passage contains says as
+        much as its rarity in general Chinese (it may be the very topic the knowledge lacks).
+        """
+        information = self._analyzer.informativeness(word)
+        idf = self._idf.get(word)
+        return information if idf is None else min(information, CORPUS_SPECIFICITY * idf)
 
     def contains(self, number: int, word: str) -> bool:
         """Whether the passage at ``number`` has this (canonical) word in any field."""

@@ -86,6 +86,7 @@ async def load_passages(session: AsyncSession) -> list[Passage]:
             heading_path=tuple(json.loads(row.heading_path)),
             text=row.text,
             scope=document.scope_branch_id,
+            document=document.id,
         )
         for row, document in result.all()
     ]

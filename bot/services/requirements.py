@@ -15,7 +15,10 @@ Counting rules:
   that has not been divided into 党小组 (条例 第十三条 asks for them only where a branch has many or scattered
   members) gets one branch-level line marked not applicable instead: it tells the secretary why no 党小组会 is
   expected, it is never "unmet", and it never causes a reminder.
-* 书记讲党课 counts only 党课 whose lecturer is the branch secretary.
+* 书记讲党课 counts only 党课 whose lecturer is the branch secretary. It is a local rule, not the 条例's: 条例
+  第十六条 asks the 党委（党组）书记 (and leading cadres) to lecture. Its label (/require, the export) is marked
+  地方做法, its basis says what the 条例 asks instead, and /progress explains it in a footnote. It is still counted,
+  overridable only upwards and reminded like any other requirement.
 
 Reminders (``unmet_due``): a requirement that is still unmet is due for a reminder when the days left in its
 period (counting today) equal one of ``remind_days_before``. A requirement with ``active_from_month`` (组织生活会
@@ -75,6 +78,9 @@ _GROUP_INDENT = "\u3000\u3000"
 _TITLE = "📋 组织生活进度"
 _NOTHING_TO_CHECK = "没有需要检查的要求。"
 _LOCAL_PRACTICE_NOTE = "注：{name}按{unit}是多数地方的做法，以上级要求为准。"
+_LOCAL_RULE_NOTE = "注：{name}是地方做法，{why}。以上级要求为准。"
+_LOCAL_RULE_MARK = "（地方做法）"
+_SECRETARY_LECTURE_WHY = "不是条例原文；条例第十六条要求的是党委（党组）书记每年至少讲1次党课"
 _OVERRIDE_UNKNOWN = "没有这一项要求：{key}。可以设置的有：{known}"
 _OVERRIDE_WEAKER = "本地要求不能低于统一要求：{label}，不能改为{value}次。"
 
@@ -143,6 +149,8 @@ class Requirement:
 
     ``name`` is the short Chinese name shown in progress lines; ``basis`` the document and article it rests on;
     ``local_practice`` marks a number that comes from common local rules rather than the central regulations;
+    ``local_rule`` goes further: the requirement itself is a local rule, and the text says why (the label is marked
+    地方做法 and the /progress footnote gives the reason); it implies ``local_practice``;
     ``active_from_month`` only delays reminders (the requirement is counted all year); ``remind_days_before`` are
     the days left (counting today) at which an unmet requirement is reminded about.
     """
@@ -156,10 +164,13 @@ class Requirement:
     per_party_group: bool = False
     lecturer_must_be_secretary: bool = False
     local_practice: bool = False
+    local_rule: str | None = None
     active_from_month: int | None = None
     remind_days_before: tuple[int, ...] = (7, 2)
 
     def __post_init__(self) -> None:
+        if self.local_rule is not None and not self.local_practice:
+            raise ValueError(f"{self.key}: a local rule is also local practice")
         if self.active_from_month is not None and (
             self.period is not Period.YEAR or not 1 <= self.active_from_month <= 12
         ):
@@ -167,9 +178,10 @@ class Requirement:
 
     @property
     def label(self) -> str:
-        """E.g. 支委会 每月至少1次; 党小组会 每个党小组每月至少1次."""
+        """E.g. 支委会 每月至少1次; 党小组会 每个党小组每月至少1次; 书记讲党课（地方做法）每年至少1次."""
         scope = _PER_GROUP if self.per_party_group else ""
-        return f"{self.name} {scope}{_PERIOD_EVERY[self.period]}至少{self.minimum}次"
+        head = f"{self.name} " if self.local_rule is None else f"{self.name}{_LOCAL_RULE_MARK}"  # ） needs no space
+        return f"{head}{scope}{_PERIOD_EVERY[self.period]}至少{self.minimum}次"
 
     def counts(self, activity: HeldActivity) -> bool:
         """Whether the activity is of this requirement's kind (and, for 书记讲党课, lectured by the secretary)."""
@@ -219,8 +231,10 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         kind=ActivityKind.PARTY_LECTURE,
         period=Period.YEAR,
         minimum=1,
-        basis=f"{_REGULATIONS}第十六条",
+        basis=f"地方做法（多数地方和单位的制度）；{_REGULATIONS}第十六条要求的是党委（党组）书记每年至少讲1次党课",
         lecturer_must_be_secretary=True,
+        local_practice=True,
+        local_rule=_SECRETARY_LECTURE_WHY,
     ),
     Requirement(
         key="theme_day",
@@ -386,5 +400,11 @@ def format_progress(lines: Iterable[ProgressLine]) -> str:
     notes = {line.requirement.key: line.requirement for line in items if line.requirement.local_practice}
     if notes:
         out.append("")
-        out.extend(_LOCAL_PRACTICE_NOTE.format(name=r.name, unit=_PERIOD_UNIT[r.period]) for r in notes.values())
+        out.extend(_local_note(r) for r in notes.values())
     return "\n".join(out)
+
+
+def _local_note(requirement: Requirement) -> str:
+    if requirement.local_rule is not None:
+        return _LOCAL_RULE_NOTE.format(name=requirement.name, why=requirement.local_rule)
+    return _LOCAL_PRACTICE_NOTE.format(name=requirement.name, unit=_PERIOD_UNIT[requirement.period])

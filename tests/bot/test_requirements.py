@@ -122,7 +122,8 @@ def test_table_shape() -> None:
         "organizational_life_meeting": (Period.YEAR, 1),
         "democratic_appraisal": (Period.YEAR, 1),
     }
-    assert [r.key for r in REQUIREMENTS if r.local_practice] == ["party_lecture"]
+    assert [r.key for r in REQUIREMENTS if r.local_practice] == ["party_lecture", "secretary_lecture"]
+    assert [r.key for r in REQUIREMENTS if r.local_rule] == ["secretary_lecture"]
     assert [r.key for r in REQUIREMENTS if r.per_party_group] == ["party_group_meeting"]
     assert {r.key for r in REQUIREMENTS if r.active_from_month == 11} == {
         "organizational_life_meeting",
@@ -136,6 +137,27 @@ def test_table_shape() -> None:
 def test_active_from_month_only_for_yearly_requirements() -> None:
     with pytest.raises(ValueError, match="active_from_month"):
         Requirement("x", "x", K.OTHER, Period.MONTH, 1, "basis", active_from_month=11)
+
+
+def test_secretary_lecture_is_labelled_local_practice_but_kept() -> None:
+    # 条例 第十六条 names the 党委（党组）书记; "支部书记每年讲1次" is a local rule. Earlier versions cited 第十六条
+    # for it as if the 条例 said so. It keeps its place, period and minimum; only its wording says what it is.
+    lecture = requirement("secretary_lecture")
+    assert (lecture.period, lecture.minimum, lecture.lecturer_must_be_secretary) == (Period.YEAR, 1, True)
+    assert lecture.name == "书记讲党课"  # /require 书记讲党课 and the reminders still find it by this name
+    assert lecture.label == "书记讲党课（地方做法）每年至少1次"
+    assert lecture.basis.startswith("地方做法")
+    assert "党委（党组）书记" in lecture.basis and "第十六条" in lecture.basis
+    assert lecture.local_rule is not None and "党委（党组）书记" in lecture.local_rule
+    stricter = next(r for r in apply_overrides(REQUIREMENTS, {"secretary_lecture": 2}) if r.key == "secretary_lecture")
+    assert stricter.label == "书记讲党课（地方做法）每年至少2次"
+    with pytest.raises(ValueError, match="不能低于统一要求：书记讲党课（地方做法）每年至少1次"):
+        apply_overrides(REQUIREMENTS, {"secretary_lecture": 0})
+
+
+def test_a_local_rule_is_also_local_practice() -> None:
+    with pytest.raises(ValueError, match="local rule"):
+        Requirement("x", "x", K.OTHER, Period.YEAR, 1, "basis", local_rule="某地规定")
 
 
 # --- overrides ---
@@ -330,6 +352,7 @@ def test_format_progress_shape() -> None:
         "⚠️ 民主评议党员 0/1（还剩 35 天）",
         "",
         "注：党课按季度是多数地方的做法，以上级要求为准。",
+        "注：书记讲党课是地方做法，不是条例原文；条例第十六条要求的是党委（党组）书记每年至少讲1次党课。以上级要求为准。",
     ]
 
 

@@ -92,8 +92,41 @@ def test_income_question_without_the_word_dues() -> None:
 
 
 def test_pretax_amount_is_flagged() -> None:
-    assert "税后" in _calc("税前8000党费交多少").answer
-    assert "税前数额" in _calc("税前8000党费交多少").answer
+    answer = _calc("税前8000党费交多少").answer
+    assert "月收入 8000 元" in answer
+    assert "您给的是税前数额，党费应按税后收入计算，请换成税后数额再核对。" in answer
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "税前8000，税后6500交多少党费",
+        "税后6500，税前8000，党费交多少",
+        "8000税前、6500税后，党费多少",
+        "8000税前6500税后，党费交多少",
+        "工资税前8千税后6千5，交多少党费",
+    ],
+)
+def test_after_tax_amount_is_used_when_both_are_given(question: str) -> None:
+    result = _calc(question)
+    assert result.kind == "dues"
+    assert result.answer.startswith("党费按税后收入计算，所以用您给的税后 6500 元，不用税前的 8000 元。")
+    assert "月收入 6500 元" in result.answer
+    assert "每月 97.50 元" in result.answer  # 6500 × 1.5 %, not 8000 × 1.5 % = 120
+    assert "月收入 8000 元" not in result.answer
+    assert "请换成税后数额" not in result.answer
+
+
+def test_after_tax_amount_alone_needs_no_tax_note() -> None:
+    answer = _calc("税后6500交多少党费").answer
+    assert answer.startswith("月收入 6500 元")
+    assert "税前" not in answer
+
+
+def test_retiree_with_both_amounts_uses_what_is_received() -> None:
+    answer = _calc("退休金税前6000税后5800党费多少").answer
+    assert answer.startswith("离退休党员以实际领取的数额为基数，所以用您给的税后 5800 元，不用税前的 6000 元。")
+    assert "每月 58.00 元" in answer
 
 
 # --- dues: other categories --------------------------------------------------------------------------------------
@@ -184,16 +217,108 @@ def test_malformed_numerals_do_not_crash() -> None:
 # --- head counts: 党员大会 ----------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("n", "need"), [(1, 1), (2, 2), (3, 2), (7, 4), (10, 6), (20, 11), (50, 26)])
-def test_meeting_majority(n: int, need: int) -> None:
-    result = _calc(f"{n}个正式党员，党员大会至少几人到会")
+@pytest.mark.parametrize(("n", "need"), [(1, 1), (3, 2), (7, 4), (21, 11), (49, 25)])
+def test_ordinary_vote_at_odd_head_counts(n: int, need: int) -> None:
+    result = _calc(f"{n}个正式党员，党员大会表决表彰事项至少几人到会")
     assert result.kind == "votes"
     assert f"有表决权的正式党员 {n} 名" in result.answer
-    assert f"即至少 {need} 人" in result.answer
+    assert "适用规则：一般事项的表决（支部工作条例第十一条）" in result.answer
+    assert f"即至少 {need} 人到会" in result.answer
     assert f"即至少 {need} 票" in result.answer
-    assert "应到会" in result.answer
+    assert "应到" in result.answer
+    assert "各地理解不一" not in result.answer  # an odd count has no half to argue about
     assert result.title == BRANCH_TITLE
     assert result.section.startswith("第十一条")
+
+
+@pytest.mark.parametrize(("n", "half"), [(2, 1), (10, 5), (20, 10), (50, 25)])
+def test_ordinary_vote_at_even_head_counts_gives_both_readings(n: int, half: int) -> None:
+    # 条例 第十一条 says "半数以上" present. Earlier versions answered "超过半数" (half + 1) as if it were settled;
+    # whether exactly half is enough is read both ways, so the answer gives both and claims neither.
+    answer = _calc(f"{n}个正式党员，党员大会表决处分决定至少几人到会").answer
+    assert "“半数以上”" in answer
+    assert f"恰好 {half} 人到会算不算够" in answer
+    assert "各地理解不一" in answer
+    assert f"{half} 人即可" in answer
+    assert f"至少 {half + 1} 人" in answer
+    assert "上级党组织的口径为准" in answer
+    assert f"即至少 {half + 1} 票" in answer  # passing is "超过" half of the expected: no ambiguity
+    assert "可以表决" not in answer and "不能表决" not in answer
+
+
+@pytest.mark.parametrize(
+    ("expected", "present", "verdict"),
+    [
+        (20, 10, "实到 10 人，恰好一半，能否表决请按上级党组织的口径确定。"),
+        (20, 11, "实到 11 人，已超过半数，可以表决。"),
+        (21, 10, "实到 10 人，不到半数，不能表决。"),
+        (21, 11, "实到 11 人，已超过半数，可以表决。"),
+    ],
+)
+def test_ordinary_vote_present_counts(expected: int, present: int, verdict: str) -> None:
+    result = _calc(f"党员大会表决一般事项，应到{expected}人，实到{present}人，能表决吗")
+    assert result.title == BRANCH_TITLE
+    assert "适用规则：一般事项的表决" in result.answer
+    assert verdict in result.answer
+    if (expected, present) == (20, 10):  # exactly half: neither reading is claimed
+        assert "不能表决" not in result.answer and "可以表决" not in result.answer
+
+
+@pytest.mark.parametrize(
+    ("expected", "present", "verdict"),
+    [
+        (20, 10, "实到 10 人，没有超过半数，不能表决。"),
+        (20, 11, "实到 11 人，已超过半数，可以表决。"),
+        (21, 10, "实到 10 人，没有超过半数，不能表决。"),
+        (21, 11, "实到 11 人，已超过半数，可以表决。"),
+    ],
+)
+def test_accepting_a_probationary_member_present_counts(expected: int, present: int, verdict: str) -> None:
+    result = _calc(f"支部大会讨论接收预备党员，应到{expected}人，实到{present}人，能表决吗")
+    assert result.title == RECRUIT_TITLE
+    assert result.section.startswith("第二十条、第二十一条、第三十三条")
+    assert "适用规则：接收预备党员、预备党员转正的表决" in result.answer
+    assert "一般事项" not in result.answer
+    assert f"即至少 {expected // 2 + 1} 人到会" in result.answer
+    assert f"即至少 {expected // 2 + 1} 票" in result.answer
+    assert verdict in result.answer
+    assert "各地理解不一" not in result.answer  # the 细则 says 超过半数: exactly half is not enough
+
+
+def test_accepting_and_confirming_state_secret_ballot_and_written_opinions() -> None:
+    for question in ("接收预备党员，20个正式党员，至少几人到会", "预备党员转正，应到21人，赞成几票通过"):
+        answer = _calc(question).answer
+        assert "无记名投票" in answer
+        assert "书面意见" in answer and "统计在票数内" in answer
+        assert "逐个表决" in answer
+
+
+@pytest.mark.parametrize(
+    ("question", "ordinary_need", "recruit_need"),
+    [
+        ("21个正式党员，党员大会至少几人到会", "即至少 11 人到会；", "即至少 11 人到会才能表决"),
+        ("20个正式党员，党员大会至少几人到会", "至少 11 人）", "即至少 11 人到会才能表决"),
+    ],
+)
+def test_vote_subject_not_stated_gives_both_rules(question: str, ordinary_need: str, recruit_need: str) -> None:
+    result = _calc(question)
+    assert result.title == f"{BRANCH_TITLE}；{RECRUIT_TITLE}"
+    assert "没有说明表决什么事项" in result.answer
+    ordinary, recruit = result.answer.split("\n二、")
+    assert "一、一般事项的表决（支部工作条例第十一条）" in ordinary
+    assert ordinary_need in ordinary
+    assert recruit.startswith("接收预备党员、预备党员转正的表决（发展党员工作细则第二十条、第二十一条、第三十三条）")
+    assert recruit_need in recruit
+    assert "书面意见" in recruit and "书面意见" not in ordinary
+
+
+def test_both_rules_judge_the_same_attendance_differently() -> None:
+    answer = _calc("应到20人，实到10人，能表决吗").answer
+    ordinary, recruit = answer.split("\n二、")
+    assert "实到 10 人，恰好一半，能否表决请按上级党组织的口径确定。" in ordinary
+    assert "实到 10 人，没有超过半数，不能表决。" in recruit
+    answer = _calc("应到21人，实到11人，能表决吗").answer
+    assert answer.count("实到 11 人，已超过半数，可以表决。") == 2
 
 
 def test_small_branch_gets_a_hint() -> None:
@@ -232,10 +357,8 @@ def test_chinese_numerals_in_counts() -> None:
 
 def test_present_and_yes_votes_are_checked_against_expected_attendance() -> None:
     answer = _calc("应到20人，实到15人，赞成9票，能通过吗").answer
-    assert "可以表决" in answer
-    assert "赞成 9 票" in answer
-    assert "不能通过" in answer
-    assert "没有超过半数" in _calc("应到20人，实到10人，能表决吗").answer
+    assert answer.count("实到 15 人，已超过半数，可以表决。") == 2  # both rules, the subject is not stated
+    assert answer.count("赞成 9 票，没有超过应到会有表决权党员的一半，不能通过。") == 2
 
 
 def test_against_votes_are_not_yes_votes() -> None:
@@ -249,6 +372,10 @@ def test_recruitment_cites_the_recruitment_rules() -> None:
     assert result.title == RECRUIT_TITLE
     assert "即至少 10 票" in result.answer
     assert "逐个表决" in result.answer
+    confirmation = _calc("预备党员转正大会，12个党员其中2个预备党员，几票才能通过")
+    assert confirmation.title == RECRUIT_TITLE
+    assert "有表决权的正式党员为 10 名" in confirmation.answer
+    assert "即至少 6 票" in confirmation.answer
 
 
 def test_meeting_rule_in_general_terms() -> None:
