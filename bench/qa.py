@@ -33,7 +33,6 @@ from bench import qa_sets  # noqa: E402
 from bench.qa_sets import Reply, Score  # noqa: E402
 
 
-
 def _percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
@@ -56,13 +55,13 @@ class Timed:
 # -- partybot -----------------------------------------------------------------------------------------------------
 
 
-def _partybot_reply(answer) -> Reply:  # noqa: ANN001 - knowledge.answer_types.Answer, imported in the child only
+def _partybot_reply(answer) -> Reply:
     keys = tuple(c.key for c in answer.candidates)
     calculated = answer.found and not keys
     return Reply(answer.found, keys, answer.answer, calculated, tuple(answer.part_keys))
 
 
-async def _stored_document_answerer(path: Path):  # noqa: ANN202
+async def _stored_document_answerer(path: Path):
     """The document stored as `partybot kb add` stores it (shared by every branch), then the bot's Answerer."""
     from bot.db import open_database
     from bot.services.knowledge_base import add_document, build_answerer
@@ -100,8 +99,8 @@ def run_partybot(repeat: int) -> dict:
     return _summary("partybot", scores, timed, repeat, loaded - started, built - loaded)
 
 
-def _document_keys(answerer) -> list[str]:  # noqa: ANN001
-    return [key for key in answerer.keys() if key.startswith("kb")]
+def _document_keys(answerer) -> list[str]:
+    return [key for key in answerer if key.startswith("kb")]
 
 
 # -- baseline -----------------------------------------------------------------------------------------------------

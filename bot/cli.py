@@ -156,7 +156,7 @@ def _render_answer(answer: Answer, as_json: bool) -> str:
     if as_json:
         return json.dumps(answer.to_dict(), ensure_ascii=False)
     lines = [answer.answer]
-    if answer.source is not None:
+    if answer.source is not None and not answer.part_keys:  # a composed answer names each part's source itself
         lines.append(f"来源：{answer.source.title}" + (f" › {answer.source.section}" if answer.source.section else ""))
     others = answer.candidates[1:] if answer.found else answer.candidates  # when found, the first is the answer
     if others:
@@ -231,17 +231,20 @@ async def _kb_remove(settings: Settings, document_id: int) -> int:
     return 0
 
 
+KB_SEARCH_RESULTS = 8
+
+
 async def _kb_search(settings: Settings, question: str) -> int:
     from bot.db import open_database
     from bot.services.knowledge_base import build_answerer
 
     async with open_database(settings.database_url) as sessions:
         answerer = await build_answerer(sessions)
-    answer = answerer.answer(question)
-    if not answer.candidates:
-        print(answer.answer)
+    candidates = answerer.rank(question, limit=KB_SEARCH_RESULTS)
+    if not candidates:
+        print(answerer.answer(question).answer)
         return 0
-    for candidate in answer.candidates:
+    for candidate in candidates:
         passage = answerer.passage(candidate.key)
         snippet = "" if passage is None else passage.text.replace("\n", " ")[:60]
         print(f"{candidate.score:8.3f}  [{candidate.key}] {candidate.title} › {candidate.section}\n          {snippet}")

@@ -6,8 +6,8 @@
     /kb remove ID        remove one of this branch's documents
 
 An upload is size-checked before download, parsed off the event loop, and stored with its passages and an
-AuditLog row. Then the Answerer is rebuilt in a background task and swapped in: updates are handled one at a time,
-so waiting for the index here would hold up every chat; questions are answered by the old Answerer meanwhile.
+AuditLog row. Then the Answerer is rebuilt off the event loop, and "已添加" is sent only once the new index is in
+place, so the very next question is answered from the document. Other people's updates run meanwhile.
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ async def upload(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
         stored = await add_document(
             session, parsed, filename, scope=caller.branch.id, added_by=caller.member.telegram_user_id
         )
-    rebuild_answerer(context.application)
+    await rebuild_answerer(context.application)
     await reply(update, texts.KB_ADDED.format(title=escape(stored.title), passages=stored.passage_count, id=stored.id))
     return ConversationHandler.END
 
@@ -147,5 +147,5 @@ async def _remove(update: Update, context: ContextTypes.DEFAULT_TYPE, document_i
         detail = {"title": document.title}
         record_change(session, AUDIT_REMOVE, caller=caller, target=f"document:{document_id}", detail=detail)
         await remove_document(session, document_id)
-    rebuild_answerer(context.application)
+    await rebuild_answerer(context.application)
     await reply(update, texts.KB_REMOVED.format(title=escape(document.title)))

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, cast
@@ -34,9 +33,7 @@ ANSWERER_KEY = "answerer"  # bot_data entry holding the Answerer (set by install
 ANSWERER_VERSION_KEY = "answerer_documents_version"  # the stored documents the Answerer was built from
 REBUILD_LOCK_KEY = "answerer_rebuild_lock"
 REBUILD_TASK_KEY = "answerer_rebuild_task"  # the latest rebuild, for whoever must wait for it (tests)
-CHECKED_AT_KEY = "answerer_checked_at"
-# Another instance may add or remove a document; each instance looks at most this often (one tiny query).
-VERSION_CHECK_SECONDS = 30.0
+REBUILD_WAIT_SECONDS = 10.0  # a question waits at most this long for the index of a document just added
 MAX_QUESTION_CHARS = 1000
 MAX_RELATED = 3
 
@@ -124,6 +121,8 @@ async def unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
 
 def answer_reply(answer: Answer) -> Reply:
     """The reply for an Answer: found -> text, source, related buttons; not found -> the nearest topics."""
+    if answer.small_talk:
+        return Reply([escape(answer.answer)])
     if answer.found:
         return _found_reply(answer)
     nearest = _offerable(answer.candidates, own_key=None)
@@ -135,7 +134,7 @@ def _found_reply(answer: Answer) -> Reply:
     own_key = answer.candidates[0].key if answer.candidates else None
     related = _offerable(answer.candidates, own_key=own_key)
     parts = [escape(answer.answer.strip())]
-    if answer.source is not None:
+    if answer.source is not None and not answer.part_keys:  # a composed answer names each part's source itself
         section = f" {escape(answer.source.section)}" if answer.source.section else ""
         title = answer.source.title
         if not title.startswith("《"):  # a document title; calculator sources already name theirs with 《》
@@ -164,11 +163,10 @@ async def install_answerer(application: Application, answerer: Answerer | None =
         version = await documents_version(session)
     application.bot_data[ANSWERER_KEY] = answerer or await build_answerer(application.bot_data[SESSIONS_KEY])
     application.bot_data[ANSWERER_VERSION_KEY] = version
-    application.bot_data[CHECKED_AT_KEY] = time.monotonic()
 
 
-def rebuild_answerer(application: Application) -> None:
-    """Index the knowledge again in the background; the new Answerer replaces the old one when ready.
+def rebuild_answerer(application: Application) -> asyncio.Task[None]:
+    """Index the knowledge again (off the event loop); the new Answerer replaces the old one when ready.
 
     Rebuilds run one at a time and read the database when they start, so the last one has every change committed
     before it was started and an older index never replaces a newer one.
@@ -179,27 +177,37 @@ def rebuild_answerer(application: Application) -> None:
         async with lock:
             await install_answerer(application)
 
-    application.bot_data[REBUILD_TASK_KEY] = application.create_task(rebuild(), name="answerer-rebuild")
+    task = application.create_task(rebuild(), name="answerer-rebuild")
+    application.bot_data[REBUILD_TASK_KEY] = task
+    return task
 
 
-async def _keep_current(context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Rebuild when another instance changed the stored documents (looked at every VERSION_CHECK_SECONDS).
+async def wait_for_rebuild(application: Application) -> bool:
+    """Wait (at most REBUILD_WAIT_SECONDS) for the rebuild under way, if any; False if it is still running then."""
+    task = application.bot_data.get(REBUILD_TASK_KEY)
+    if task is None or task.done():
+        return True
+    try:
+        async with asyncio.timeout(REBUILD_WAIT_SECONDS):
+            await asyncio.shield(task)
+    except TimeoutError:
+        logger.warning(
+            "knowledge index still rebuilding after %.1f s; answering from the previous one", REBUILD_WAIT_SECONDS
+        )
+        return False
+    return True
 
-    Questions are answered concurrently: the check is claimed (CHECKED_AT_KEY) before the first await, so the
-    questions arriving meanwhile skip it, and none is made while a rebuild is under way (that rebuild reads the
-    database itself; a change after it started is seen by the next check).
+
+async def _keep_current(context: ContextTypes.DEFAULT_TYPE, version: tuple[int, int]) -> None:
+    """Before answering: when the stored documents changed (here or on another instance), rebuild and wait.
+
+    A question asked right after an upload is answered from the new document, not "not found"; the wait is
+    bounded, after which the previous index answers. Concurrent questions share one rebuild.
     """
     data = context.bot_data
-    now = time.monotonic()
-    if now - data.get(CHECKED_AT_KEY, now) < VERSION_CHECK_SECONDS:
-        return
-    data[CHECKED_AT_KEY] = now
-    if _rebuilding(data):
-        return
-    async with sessions(context)() as session:
-        version = await documents_version(session)
     if version != data.get(ANSWERER_VERSION_KEY) and not _rebuilding(data):
         rebuild_answerer(context.application)
+    await wait_for_rebuild(context.application)
 
 
 def _rebuilding(data: dict[str, Any]) -> bool:
@@ -220,6 +228,16 @@ async def _asker_branch(context: ContextTypes.DEFAULT_TYPE, user: User | None) -
     return member.branch_id if member is not None else None
 
 
+async def _asker_branch_and_documents(
+    context: ContextTypes.DEFAULT_TYPE, user: User | None
+) -> tuple[int | None, tuple[int, int]]:
+    """The asker's branch (see _asker_branch) and the stored documents' version, in one short transaction."""
+    async with sessions(context)() as session:
+        member = await find_member(session, user.id) if user is not None else None
+        version = await documents_version(session)
+    return (member.branch_id if member is not None else None), version
+
+
 async def _acknowledge(query: CallbackQuery, note: str | None = None) -> None:
     """Answer a button press. One pressed while the bot was down may be too old to answer: still reply to it."""
     try:
@@ -235,8 +253,8 @@ async def _answer_question(message: Message, context: ContextTypes.DEFAULT_TYPE,
     elif len(question) > MAX_QUESTION_CHARS:
         reply = Reply([texts.QUESTION_TOO_LONG.format(limit=MAX_QUESTION_CHARS)])
     else:
-        await _keep_current(context)
-        scope = await _asker_branch(context, message.from_user)
+        scope, version = await _asker_branch_and_documents(context, message.from_user)
+        await _keep_current(context, version)
         reply = answer_reply(_answerer(context).answer(question, scope))
     await _send(message, reply)
 

@@ -135,6 +135,10 @@ class Analyzer:
         """A noun by jieba's dictionary tags, or a domain term; unknown words are not."""
         return word in self._domain_terms or word in self._nouns
 
+    def knows(self, word: str) -> bool:
+        """A dictionary word (jieba's, the domain's or a document's), not one jieba guessed."""
+        return bool(self._tokenizer.FREQ.get(word)) or word in self._canonical
+
     def is_domain_term(self, word: str) -> bool:
         return word in self._domain_terms
 

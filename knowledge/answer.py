@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from knowledge.analyzer import Analyzer, Terms, shared_analyzer
 from knowledge.answer_types import Answer, Candidate, Source
-from knowledge.calculators import calculate
+from knowledge.calculators import Calculation, calculate
 from knowledge.document_index import DocumentHit, DocumentIndex
 from knowledge.index import Hit
 from knowledge.passage import Passage
@@ -100,7 +100,7 @@ class Answerer:
             return Answer(question, False, reply, 0.0, None, [], small_talk=True)
         calculation = calculate(text)
         if calculation is not None:
-            return Answer(question, True, calculation.answer, 1.0, Source(calculation.title, calculation.section), [])
+            return self._calculated(question, text, calculation, scope)
         overview = overview_parts(text)
         if overview is not None:
             answered = self._overview(question, overview, scope)
@@ -111,10 +111,37 @@ class Answerer:
             return self._multi_part(question, parts, scope)
         return self._from_resolved(question, self._resolve(text, scope))
 
+    def _calculated(self, question: str, text: str, calculation: Calculation, scope: int | None) -> Answer:
+        """A worked answer; a rule asked without numbers is led by the branch's own document when it answers."""
+        source = Source(calculation.title, calculation.section)
+        terms = self._analyzer.analyze(text)
+        own = None if any(c.isdigit() for c in terms.normalized) else self._best_document_hit(terms, scope)
+        if own is None or own.coverage < MIN_DOCUMENT_COVERAGE:
+            return Answer(question, True, calculation.answer, 1.0, source, [])
+        passage = own.hit.passage
+        blocks = [
+            DOCUMENT_BLOCK.format(title=_document_label(passage), text=self._passage_text(passage, terms)),
+            GENERAL_BLOCK.format(text=calculation.answer, source=f"{calculation.title} {calculation.section}"),
+        ]
+        return Answer(
+            question,
+            True,
+            "\n\n".join(blocks),
+            own.coverage,
+            _source(passage),
+            _candidates([own.hit]),
+            part_keys=(passage.key,),
+        )
+
     def rank(self, question: str, scope: int | None = None, limit: int = 10) -> list[Candidate]:
-        """The best-scoring curated passages for a question, with no confidence cut (for search and evaluation)."""
+        """The best-scoring passages for a question, curated and uploaded, with no confidence cut (for search)."""
         terms = self._analyzer.analyze(question.strip()[:MAX_QUESTION_CHARS])
-        return [_candidate(h) for h in self._index.search(terms, scope, limit=limit)]
+        hits = self._index.search(terms, scope, limit=limit)
+        for document in self._documents:
+            if document.scope in (None, scope):
+                hits += document.search(terms, limit)
+        hits.sort(key=lambda h: (round(h.coverage, 2), h.score), reverse=True)
+        return [_candidate(h) for h in hits[:limit]]
 
     def explain(self, key: str, scope: int | None = None) -> Answer | None:
         """The answer for one known passage (a "相关问题" button), or None if it is unknown or not visible."""
@@ -180,7 +207,9 @@ class Answerer:
         if len(resolved.passages) == 1:
             text = self._passage_text(first, resolved.terms)
         elif first.document is not None:
-            blocks = [DOCUMENT_BLOCK.format(title=_document_label(first), text=self._passage_text(first, resolved.terms))]
+            blocks = [
+                DOCUMENT_BLOCK.format(title=_document_label(first), text=self._passage_text(first, resolved.terms))
+            ]
             general = resolved.passages[1]
             blocks.append(GENERAL_BLOCK.format(text=_answer_text(general), source=_source_text(general)))
             text = "\n\n".join(blocks)
@@ -209,7 +238,9 @@ class Answerer:
                 continue
             passage = part.passages[0]
             text = self._passage_text(passage, part.terms)
-            blocks.append(PART_BLOCK.format(number=number, question=part.question, text=text, source=_source_text(passage)))
+            blocks.append(
+                PART_BLOCK.format(number=number, question=part.question, text=text, source=_source_text(passage))
+            )
         found = [r for r in resolved if r.found]
         first = found[0].passages[0]
         candidates = _candidates([h for r in found for h in r.hits[:1]] + [h for r in found for h in r.hits[1:]])

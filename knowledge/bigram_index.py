@@ -23,9 +23,7 @@ def char_bigrams(normalized: str) -> list[str]:
     """Bigrams of each CJK run (a lone character stands for itself) and whole ASCII words and numbers."""
     grams: list[str] = []
     for run in _RUN.findall(normalized):
-        if not ("\u3400" <= run[0] <= "\u9fff"):
-            grams.append(run)
-        elif len(run) == 1:
+        if not ("\u3400" <= run[0] <= "\u9fff") or len(run) == 1:
             grams.append(run)
         else:
             grams.extend(run[i : i + 2] for i in range(len(run) - 1))

@@ -10,7 +10,7 @@ same canonical term.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from knowledge.analyzer import Analyzer, Terms
 from knowledge.index import NON_TOPIC_WORDS, Hit
@@ -18,9 +18,14 @@ from knowledge.passage import Passage
 from knowledge.ranking import Ranker, matching_text
 
 # words that point at the document rather than at what is asked ("讲话里说…", "办法规定…")
-DOCUMENT_POINTERS = frozenset("讲话 文件 办法 规定 条例 文中 里面 里 提到 说 讲 写 这份 材料 上面 中 当中 提出 强调".split())
+DOCUMENT_POINTERS = frozenset(
+    "讲话 文件 办法 规定 条例 文中 里面 里 提到 说 讲 写 这份 材料 上面 中 当中 提出 强调".split()
+)
 SINGLE_CHARACTER_WEIGHT = 0.4  # a one-character word ("跑", "送") says little about the topic
-PARTIAL_CREDIT = 0.5  # a word whose character pairs all occur in the passage, though not the word itself
+PARTIAL_CREDIT = 0.5  # a word whose characters all occur in the passage, though not the word itself
+UNKNOWN_WORD_WEIGHT = 6.0
+MISSING_OTHER_WEIGHT = 0.3  # a missing verb or particle, against a missing noun
+LEADERS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,25 +46,35 @@ class DocumentIndex:
         self.words = analyzer.learn(self._texts)
         self._ranker = Ranker(self.passages, analyzer)
 
+    def search(self, question: Terms, limit: int) -> list[Hit]:
+        """The best passages, each with its coverage of the question judged against this document."""
+        hits = self._ranker.search(question, self.scope, limit=limit)
+        return [replace(h, coverage=self._coverage(question, h)) for h in hits]
+
     def best(self, question: Terms) -> DocumentHit | None:
-        hits = self._ranker.search(question, self.scope, limit=3)
+        """Of the leading passages, the one that holds most of the question (ties: the better ranked)."""
+        hits = self.search(question, LEADERS)
         if not hits:
             return None
-        return DocumentHit(hits[0], self._coverage(question, hits[0]), tuple(hits[1:]))
+        best = max(hits, key=lambda h: h.coverage)  # max keeps the first of equals
+        return DocumentHit(best, best.coverage, tuple(h for h in hits if h is not best))
 
     def _coverage(self, question: Terms, hit: Hit) -> float:
+        """Held topic weight against held plus missing; a missing noun counts in full, other words in part."""
         text = self._texts[hit.number]
-        pairs = {text[i : i + 2] for i in range(len(text) - 1)}
-        total = covered = 0.0
+        covered = missing = 0.0
         for word in dict.fromkeys(question.words):
             if word in NON_TOPIC_WORDS or word in DOCUMENT_POINTERS:
                 continue
             weight = self._analyzer.informativeness(word)
+            if not self._analyzer.knows(word):  # jieba's guess at an unknown word ("来办", "户来")
+                weight = min(weight, UNKNOWN_WORD_WEIGHT)
             if len(word) == 1:
                 weight *= SINGLE_CHARACTER_WEIGHT
-            total += weight
             if word in text or self._ranker.words.contains(hit.number, word):
                 covered += weight
-            elif len(word) > 2 and all(word[i : i + 2] in pairs for i in range(len(word) - 1)):
+            elif all(character in text for character in word):
                 covered += PARTIAL_CREDIT * weight
-        return covered / total if total else 0.0
+            else:
+                missing += weight if self._analyzer.is_noun(word) else MISSING_OTHER_WEIGHT * weight
+        return covered / (covered + missing) if covered else 0.0

@@ -18,7 +18,9 @@ _GREETINGS = frozenset(
     "你好 您好 你们好 大家好 哈喽 嗨 hello hi hey 在吗 在不在 在么 有人吗 早 早上好 上午好 中午好 下午好 晚上好 "
     "你是谁 你是干什么的 你能做什么 你会什么 你能干什么 怎么用 你有什么功能 书记好 老师好 同志你好 机器人".split()
 )
-_THANKS = frozenset("谢谢 谢谢你 谢谢您 多谢 感谢 非常感谢 辛苦了 好的谢谢 明白了谢谢 收到谢谢 thanks thank you 谢啦".split())
+_THANKS = frozenset(
+    "谢谢 谢谢你 谢谢您 多谢 感谢 非常感谢 辛苦了 好的谢谢 明白了谢谢 收到谢谢 thanks thank you 谢啦".split()
+)
 _FAREWELLS = frozenset("再见 拜拜 bye 回头见 下次见".split())
 
 

@@ -23,7 +23,9 @@ _SOFT_BREAKS = re.compile(r"[，,。]|还有|另外|以及|此外|再就是|再�
 _LEADING = re.compile(r"^(?:[\s，,。、：:]|还有|另外|以及|此外|再就是|再问|顺便问|那么|请问)+")
 _ELLIPSIS = re.compile(r"^(.{1,12}?)(呢|怎么样|怎么算|如何)$")
 
-OVERVIEW_CUES = re.compile(r"分别|各自|各有|各是|各要|各多|各几|各开|各需|各项|都有哪些|都有什么|都要|一年下来|各[是有要]?什么")
+OVERVIEW_CUES = re.compile(
+    r"分别|各自|各有|各是|各要|各多|各几|各开|各需|各项|都有哪些|都有什么|都要|一年下来|各[是有要]?什么"
+)
 # the meeting kinds an overview can span, each with the ways a question names it (longest first)
 KIND_NAMES: Mapping[str, tuple[str, ...]] = {
     "支部党员大会": ("支部党员大会", "党员大会", "支部大会"),
@@ -62,11 +64,11 @@ def _split_soft(piece: str) -> list[str]:
 
 
 def _asks(clause: str) -> bool:
-    return len(clause) >= 3 and bool(_CUES.search(clause)) or bool(_ELLIPSIS.match(clause))
+    return (len(clause) >= 3 and bool(_CUES.search(clause))) or bool(_ELLIPSIS.match(clause))
 
 
 def _complete_ellipses(parts: list[str]) -> list[str]:
-    """"支委会呢" after "党员大会多久开一次" becomes "支委会多久开一次"."""
+    """ "支委会呢" after "党员大会多久开一次" becomes "支委会多久开一次"."""
     done: list[str] = []
     for part in parts:
         match = _ELLIPSIS.match(part)
