@@ -65,6 +65,12 @@ class _Resolved:
     hits: list[Hit] = field(default_factory=list)  # for candidates: the answer's own first
     score: float = 0.0
     terms: Terms | None = None
+    calculation: Calculation | None = None  # a calculator answered instead of a passage
+
+    @property
+    def key(self) -> str:
+        """What answered: a passage key, or the calculator's kind."""
+        return f"calc:{self.calculation.kind}" if self.calculation else self.passages[0].key
 
 
 class Answerer:
@@ -98,6 +104,9 @@ class Answerer:
         reply = small_talk_reply(text)
         if reply is not None:
             return Answer(question, False, reply, 0.0, None, [], small_talk=True)
+        parts = split_question(text)
+        if len(parts) > 1:  # each part may be a calculation of its own ("多久开一次，表决要到多少人")
+            return self._multi_part(question, parts, scope)
         calculation = calculate(text)
         if calculation is not None:
             return self._calculated(question, text, calculation, scope)
@@ -106,9 +115,6 @@ class Answerer:
             answered = self._overview(question, overview, scope)
             if answered is not None:
                 return answered
-        parts = split_question(text)
-        if len(parts) > 1:
-            return self._multi_part(question, parts, scope)
         return self._from_resolved(question, self._resolve(text, scope))
 
     def _calculated(self, question: str, text: str, calculation: Calculation, scope: int | None) -> Answer:
@@ -220,33 +226,55 @@ class Answerer:
         return Answer(question, True, text, resolved.score, _source(first), candidates, part_keys=keys)
 
     def _multi_part(self, question: str, parts: list[str], scope: int | None) -> Answer:
-        """Each part answered with its own source, when at least two parts find different passages.
+        """Each part answered with its own source, when at least two parts find different answers.
 
         Otherwise the clauses were one question ("领低保的党员要交党费吗，交多少") and the message is answered whole.
         """
-        resolved = [self._resolve(part, scope) for part in parts]
-        distinct = {r.passages[0].key for r in resolved if r.found}
+        resolved = [self._resolve_part(part, scope) for part in parts]
+        distinct = {r.key for r in resolved if r.found}
         if len(distinct) < 2:
-            whole = self._resolve(question.strip()[:MAX_QUESTION_CHARS], scope)
-            fallback = next((r for r in resolved if r.found), whole)
+            text = question.strip()[:MAX_QUESTION_CHARS]
+            calculation = calculate(text)
+            if calculation is not None:
+                return self._calculated(question, text, calculation, scope)
+            whole = self._resolve(text, scope)
+            fallback = next((r for r in resolved if r.found and r.calculation is None), whole)
             return self._from_resolved(question, whole if whole.found else fallback)
         blocks = []
         shown = [r for r in resolved if r.found or self._has_domain_term(r)]
         for number, part in enumerate(shown, 1):
             if not part.found:
                 blocks.append(PART_NOT_FOUND.format(number=number, question=part.question))
-                continue
-            passage = part.passages[0]
-            text = self._passage_text(passage, part.terms)
-            blocks.append(
-                PART_BLOCK.format(number=number, question=part.question, text=text, source=_source_text(passage))
-            )
+            elif part.calculation is not None:
+                source = f"{part.calculation.title} {part.calculation.section}"
+                blocks.append(
+                    PART_BLOCK.format(
+                        number=number, question=part.question, text=part.calculation.answer, source=source
+                    )
+                )
+            else:
+                passage = part.passages[0]
+                text = self._passage_text(passage, part.terms)
+                blocks.append(
+                    PART_BLOCK.format(number=number, question=part.question, text=text, source=_source_text(passage))
+                )
         found = [r for r in resolved if r.found]
-        first = found[0].passages[0]
+        first = found[0]
+        source = (
+            Source(first.calculation.title, first.calculation.section)
+            if first.calculation
+            else _source(first.passages[0])
+        )
         candidates = _candidates([h for r in found for h in r.hits[:1]] + [h for r in found for h in r.hits[1:]])
-        keys = tuple(r.passages[0].key for r in found)
+        keys = tuple(r.key for r in found)
         score = min(r.score for r in found)
-        return Answer(question, True, "\n\n".join(blocks), score, _source(first), candidates, part_keys=keys)
+        return Answer(question, True, "\n\n".join(blocks), score, source, candidates, part_keys=keys)
+
+    def _resolve_part(self, text: str, scope: int | None) -> _Resolved:
+        calculation = calculate(text)
+        if calculation is not None:
+            return _Resolved(text, True, score=1.0, calculation=calculation)
+        return self._resolve(text, scope)
 
     def _has_domain_term(self, resolved: _Resolved) -> bool:
         return resolved.terms is not None and any(self._analyzer.is_domain_term(w) for w in resolved.terms.words)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from knowledge import lexicon
@@ -62,6 +62,7 @@ class _Indexed:
     lengths: dict[str, int]
     vocabulary: frozenset[str]
     phrasing_sets: tuple[frozenset[str], ...]
+    phrasing_masses: tuple[float, ...]  # each phrasing's IDF sum, set once the IDF is known
     intents: frozenset[str]
 
 
@@ -80,6 +81,8 @@ class PassageIndex:
                 self._bigram_postings[bigram].append(number)
         count = max(len(self._docs), 1)
         self._idf = {t: _idf(count, len(p)) for t, p in self._postings.items()}
+        for doc in self._docs:
+            doc.phrasing_masses = tuple(sum(self._idf.get(t, 0.0) for t in p) for p in doc.phrasing_sets)
         self._bigram_idf = {t: _idf(count, len(p)) for t, p in self._bigram_postings.items()}
         self._average = {
             name: (sum(d.lengths[name] for d in self._docs) / count) or 1.0 for name in (*FIELD_WEIGHTS, "bigram")
@@ -111,6 +114,7 @@ class PassageIndex:
             lengths={name: sum(c.values()) for name, c in fields.items()},
             vocabulary=vocabulary,
             phrasing_sets=(*(frozenset(p.words) for p in phrasings), frozenset(heading.words)),
+            phrasing_masses=(),
             intents=intents,
         )
 
@@ -143,6 +147,8 @@ class PassageIndex:
         specific = {w: self.topic_weight(w) for w in topic_words}
         asked_domain = any(w in DOMAIN_TERMS for w in topic_words)
         total_mass = sum(weight.values())
+        question_set = frozenset(words)
+        question_mass = sum(self._idf.get(t, UNKNOWN_TERM_IDF) for t in question_set)
         hits = []
         for number, score in leaders:
             doc = self._docs[number]
@@ -156,7 +162,7 @@ class PassageIndex:
             if asked_domain and not domain:
                 score *= DOMAIN_MISS
             score *= COVERAGE_FLOOR + coverage  # cue words alone (谁, 主持) must not outrank the topic
-            score *= 1.0 + PHRASING_BOOST * self._phrasing_similarity(doc, words)
+            score *= 1.0 + PHRASING_BOOST * self._phrasing_similarity(doc, question_set, question_mass)
             if wanted and doc.intents:
                 score *= INTENT_MATCH if wanted & doc.intents else INTENT_MISS
             hits.append(Hit(doc.passage, score, coverage, bool(matched), domain, number, confidence))
@@ -208,16 +214,16 @@ class PassageIndex:
         norm = K1 * (1 - B + B * doc.lengths[name] / self._average[name])
         return idf * frequency * (K1 + 1) / (frequency + norm)
 
-    def _phrasing_similarity(self, doc: _Indexed, words: Sequence[str]) -> float:
+    def _phrasing_similarity(self, doc: _Indexed, question: frozenset[str], question_mass: float) -> float:
         """IDF-weighted overlap (Dice) between the question and the closest listed phrasing or heading."""
-        question = frozenset(words)
         weight = self._idf.get
         best = 0.0
-        for phrasing in doc.phrasing_sets:
-            shared = sum(weight(t, UNKNOWN_TERM_IDF) for t in question & phrasing)
-            size = sum(weight(t, UNKNOWN_TERM_IDF) for t in question) + sum(weight(t, 0.0) for t in phrasing)
-            if size:
-                best = max(best, 2 * shared / size)
+        for phrasing, mass in zip(doc.phrasing_sets, doc.phrasing_masses, strict=True):
+            shared = phrasing & question
+            if not shared:
+                continue
+            size = question_mass + mass
+            best = max(best, 2 * sum(weight(t, UNKNOWN_TERM_IDF) for t in shared) / size)
         return best
 
 

@@ -22,6 +22,7 @@ from knowledge.passage import Passage
 FUSION_K = 10
 WORD_WEIGHT = 1.0
 BIGRAM_WEIGHT = 0.6
+BIGRAM_LEADERS = 15  # passages the bigram ranker contributes; further down, 0.6 / (K + rank) hardly counts
 
 
 def matching_text(passage: Passage) -> str:
@@ -61,7 +62,7 @@ class Ranker:
         scores = self.bigrams.scores(question.normalized)
         visible = self._shared | (self._scopes == (-2 if scope is None else scope))
         scores = np.where(visible, scores, 0.0)
-        count = min(RESCORED, len(scores))
+        count = min(BIGRAM_LEADERS, len(scores))
         if count == 0:
             return []
         top = np.argpartition(-scores, count - 1)[:count]

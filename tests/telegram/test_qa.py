@@ -242,3 +242,41 @@ async def test_whitespace_only_private_message_gets_a_hint(test_bot: ChatHarness
 async def test_overlong_question_gets_a_hint(test_bot: ChatHarness) -> None:
     (reply,) = messages(await test_bot.send("支委会" * 1700))
     assert "字以内" in plain(reply)
+
+
+# -- several questions, overviews, small talk ---------------------------------------------------------------------
+
+
+async def test_two_questions_in_one_message_are_answered_part_by_part(bot: ChatHarness) -> None:
+    (reply,) = messages(await bot.send("支委会多久开一次？还有，党员大会表决要到多少人才能进行"))
+    text = plain(reply)
+    first, second = text.index("1. 支委会多久开一次"), text.index("2. 党员大会表决要到多少人才能进行")
+    assert first < second
+    assert "每月" in text[first:second] and "第十二条" in text[first:second]
+    assert "半数以上" in text[second:] and "第十一条" in text[second:]
+    assert text.count("（来源：") == 2  # each part names its own source; no extra source line below
+
+
+async def test_an_elliptical_second_question_borrows_the_first_ones_predicate(bot: ChatHarness) -> None:
+    (reply,) = messages(await bot.send("支委会多久开一次，党小组会呢"))
+    text = plain(reply)
+    assert "1. 支委会多久开一次" in text and "2. 党小组会多久开一次" in text
+    assert "第十三条" in text
+
+
+async def test_an_overview_question_gets_one_short_list(bot: ChatHarness) -> None:
+    (reply,) = messages(await bot.send("三会一课分别多久开一次"))
+    lines = plain(reply).splitlines()
+    items = [line for line in lines if line.startswith("· ")]
+    assert [item.split("：")[0] for item in items] == ["· 支部党员大会", "· 支委会", "· 党小组会", "· 党课"]
+    assert "每季度" in items[0] and "每月" in items[1] and "每月" in items[2]
+    assert len(plain(reply)) < 600
+
+
+@pytest.mark.parametrize("greeting", ["你好", "您好！", "在吗？", "谢谢", "hello"])
+async def test_greetings_get_a_friendly_reply_not_an_apology(bot: ChatHarness, greeting: str) -> None:
+    (reply,) = messages(await bot.send(greeting))
+    text = plain(reply)
+    assert "抱歉" not in text and "没有找到" not in text
+    assert "支委会多久开一次" in text or "党员大会" in text  # an example of what to ask
+    assert buttons(reply) == []
