@@ -100,7 +100,7 @@ def run_partybot(repeat: int) -> dict:
 
 
 def _document_keys(answerer) -> list[str]:
-    return [key for key in answerer if key.startswith("kb")]
+    return [key for key in answerer.passage_keys() if key.startswith("kb")]
 
 
 # -- baseline -----------------------------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ MIN_COVERAGE = 0.65
 MIN_COVERAGE_WITH_DOMAIN_TERM = 0.3
 MIN_CONFIDENCE = 0.5
 # Share of the question's topic-word weight the best passage of an uploaded document must hold.
-MIN_DOCUMENT_COVERAGE = 0.6
+MIN_DOCUMENT_COVERAGE = 0.65
 MAX_QUESTION_CHARS = 300  # longer input is cut before analysis; a question is never that long
 NEAREST_TOPICS = 3
 EXCERPT_CHARS = 260  # a document passage longer than this is quoted by its best sentences
@@ -91,7 +91,7 @@ class Answerer:
     def __len__(self) -> int:
         return len(self._passages)
 
-    def keys(self) -> list[str]:
+    def passage_keys(self) -> list[str]:
         return list(self._passages)
 
     def passage(self, key: str) -> Passage | None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 
 from knowledge.analyzer import Analyzer, Terms
 from knowledge.index import NON_TOPIC_WORDS, Hit
+from knowledge.intents import answer_types, states_answer_type
 from knowledge.passage import Passage
 from knowledge.ranking import Ranker, matching_text
 
@@ -25,7 +26,8 @@ SINGLE_CHARACTER_WEIGHT = 0.4  # a one-character word ("跑", "送") says little
 PARTIAL_CREDIT = 0.5  # a word whose characters all occur in the passage, though not the word itself
 UNKNOWN_WORD_WEIGHT = 6.0
 MISSING_OTHER_WEIGHT = 0.3  # a missing verb or particle, against a missing noun
-LEADERS = 3
+LEADERS = 5  # passages, by rank, among which the best is chosen
+ANSWER_TYPE_BONUS = 0.15  # for a passage stating a fact of the kind asked (a duration for "多长时间")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +58,13 @@ class DocumentIndex:
         hits = self.search(question, LEADERS)
         if not hits:
             return None
-        best = max(hits, key=lambda h: h.coverage)  # max keeps the first of equals
+        kinds = answer_types(question.normalized)
+
+        def merit(hit: Hit) -> float:
+            fits = bool(kinds) and states_answer_type(self._texts[hit.number], kinds)
+            return hit.coverage + (ANSWER_TYPE_BONUS if fits else 0.0)
+
+        best = max(hits, key=merit)  # max keeps the better ranked of equals
         return DocumentHit(best, best.coverage, tuple(h for h in hits if h is not best))
 
     def _coverage(self, question: Terms, hit: Hit) -> float:

@@ -6,6 +6,8 @@ that entry higher. Uploaded passages carry no tags; their text is checked for th
 
 from __future__ import annotations
 
+import re
+
 # tag -> cue words (matched as substrings of the normalised question)
 INTENT_CUES: dict[str, tuple[str, ...]] = {
     tag: tuple(cues.split())
@@ -25,3 +27,38 @@ INTENT_TAGS = frozenset(INTENT_CUES)
 
 def question_intents(normalized_question: str) -> frozenset[str]:
     return frozenset(tag for tag, cues in INTENT_CUES.items() if any(c in normalized_question for c in cues))
+
+
+# What kind of fact a question about a document asks for, and what such a fact looks like in a passage. A regulation
+# or a speech answers "多长时间" with "不少于2小时" and "哪一天" with "每月第二个星期四": the passage that states a
+# fact of the asked kind is the likelier answer among passages that share the question's words.
+_NUMBER = r"[0-9一二三四五六七八九十百千万两半]+"
+ANSWER_TYPES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
+    name: (re.compile(asked), re.compile(stated))
+    for name, (asked, stated) in {
+        "duration": (
+            r"多长时间|多久|多长|几天|多少天|几个小时|多少小时|几个月|几年|多少年|多少分钟",
+            rf"{_NUMBER}\s*(?:个)?(?:小时|分钟|天|日|个?工作日|周|个?月|年|学时)",
+        ),
+        "date": (
+            r"哪天|哪一天|几号|几月|什么时候|何时|哪个月|什么时间",
+            rf"{_NUMBER}\s*(?:月|日|号)|星期|周[一二三四五六日]|月底|年底|季度|上旬|中旬|下旬|前后",
+        ),
+        "count": (
+            r"多少人|几个人|几人|多少名|几名|多少个|几个|多少次|几次|多少件|几件|多少字|多少户",
+            rf"{_NUMBER}\s*(?:人|名|个|次|件|字|户|项|期|支|家)",
+        ),
+        "share": (r"多少比例|比例|百分之|几成|多大比重|占多少", r"[0-9.]+\s*%|百分之|分之|[一二三四五六七八九]成"),
+        "money": (r"多少钱|多少元|多少万|费用|经费|报酬|补贴", rf"{_NUMBER}\s*(?:元|万元|万)"),
+        "who": (r"谁|哪个单位|哪个部门|由哪|哪一级", r"负责|牵头|主持|由|组织部|党委|党工委|书记|委员|支部"),
+    }.items()
+}
+
+
+def answer_types(normalized_question: str) -> frozenset[str]:
+    return frozenset(name for name, (asked, _) in ANSWER_TYPES.items() if asked.search(normalized_question))
+
+
+def states_answer_type(normalized_text: str, kinds: frozenset[str]) -> bool:
+    """Whether the text states a fact of one of the asked kinds."""
+    return any(ANSWER_TYPES[kind][1].search(normalized_text) for kind in kinds)
