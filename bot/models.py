@@ -180,7 +180,10 @@ class PartyGroup(SQLModel, table=True):
 class Member(SQLModel, table=True):
     """A Party member. One branch at a time; moving changes ``branch_id`` and keeps the attendance history.
 
-    ``telegram_user_id`` is empty for members imported from a roster until they open an invite link.
+    ``telegram_user_id`` is empty for members imported from a roster until they open an invite link or a claim
+    link (``claim_code_hash``: the one-time code the 书记 hands out, which alone keeps the imported role).
+    ``active`` is False once the member was removed (/remove) or left the bound group: every record stays, and
+    the member can no longer act.
     """
 
     __tablename__ = "member"
@@ -202,16 +205,23 @@ class Member(SQLModel, table=True):
     reachable: bool = True  # False after Telegram answered 403 (the member blocked the bot)
     reminders_enabled: bool = True
     joined_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    active: bool = Field(default=True, sa_column_kwargs={"server_default": text("true")})
+    left_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # SHA-256 (hex) of the roster row's claim code, while one is outstanding; never the code itself
+    claim_code_hash: str | None = Field(default=None, max_length=64, unique=True)
+    claim_code_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class Invite(SQLModel, table=True):
-    """A join link ``/start join_<token>``: random, branch-scoped, expiring, with a use limit."""
+    """A join link ``/start join_<token>``: random, branch-scoped, expiring, with a use limit, revocable.
+
+    Only the token's SHA-256 (hex) is stored: whoever reads the table cannot open the links."""
 
     __tablename__ = "invite"
     __table_args__ = (CheckConstraint("uses >= 0 AND uses <= max_uses", name="uses"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    token: str = Field(max_length=43, unique=True)
+    token_hash: str = Field(max_length=64, unique=True)
     branch_id: int = Field(sa_column=Column(Integer, ForeignKey("branch.id", ondelete="CASCADE"), nullable=False))
     created_by: int | None = Field(
         default=None, sa_column=Column(Integer, ForeignKey("member.id", ondelete="SET NULL"), nullable=True)
@@ -220,6 +230,7 @@ class Invite(SQLModel, table=True):
     max_uses: int = 50
     uses: int = 0
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 # --- activities and attendance -------------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from knowledge.splitter import overview_parts, split_question
 MIN_COVERAGE = 0.65
 MIN_COVERAGE_WITH_DOMAIN_TERM = 0.3
 MIN_CONFIDENCE = 0.5
+MIN_COVERAGE_ALONE, MIN_CONFIDENCE_ALONE = 0.5, 0.7  # when the two rankers put different passages first
 # Share of the question's topic-word weight the best passage of an uploaded document must hold.
 MIN_DOCUMENT_COVERAGE = 0.65
 MAX_QUESTION_CHARS = 300  # longer input is cut before analysis; a question is never that long
@@ -230,16 +231,15 @@ class Answerer:
 
         Otherwise the clauses were one question ("领低保的党员要交党费吗，交多少") and the message is answered whole.
         """
+        parts = self._with_own_topic(parts)
         resolved = [self._resolve_part(part, scope) for part in parts]
         distinct = {r.key for r in resolved if r.found}
-        if len(distinct) < 2:
+        if len(parts) < 2 or len(distinct) < 2:
             text = question.strip()[:MAX_QUESTION_CHARS]
             calculation = calculate(text)
             if calculation is not None:
                 return self._calculated(question, text, calculation, scope)
-            whole = self._resolve(text, scope)
-            fallback = next((r for r in resolved if r.found and r.calculation is None), whole)
-            return self._from_resolved(question, whole if whole.found else fallback)
+            return self._from_resolved(question, self._resolve(text, scope))
         blocks = []
         shown = [r for r in resolved if r.found or self._has_domain_term(r)]
         for number, part in enumerate(shown, 1):
@@ -269,6 +269,17 @@ class Answerer:
         keys = tuple(r.key for r in found)
         score = min(r.score for r in found)
         return Answer(question, True, "\n\n".join(blocks), score, source, candidates, part_keys=keys)
+
+    def _with_own_topic(self, parts: list[str]) -> list[str]:
+        """A clause that names no topic of its own ("讲了啥", "党员都知道吗") stays with the one before it."""
+        merged: list[str] = []
+        for part in parts:
+            named = any(self._index.words.names_topic(w) for w in self._analyzer.analyze(part).words)
+            if merged and not named:
+                merged[-1] = f"{merged[-1]}，{part}"
+            else:
+                merged.append(part)
+        return merged
 
     def _resolve_part(self, text: str, scope: int | None) -> _Resolved:
         calculation = calculate(text)
@@ -302,8 +313,14 @@ class Answerer:
 
 
 def _reliable(hit: Hit) -> bool:
-    floor = MIN_COVERAGE_WITH_DOMAIN_TERM if hit.domain else MIN_COVERAGE
-    return hit.topical and hit.coverage >= floor and hit.confidence >= MIN_CONFIDENCE
+    """Confident enough to quote. Both rankers agreeing is strong evidence; a passage only one puts first must
+    hold more of the question."""
+    if not hit.topical:
+        return False
+    if hit.agreed:
+        floor = MIN_COVERAGE_WITH_DOMAIN_TERM if hit.domain else MIN_COVERAGE
+        return hit.coverage >= floor and hit.confidence >= MIN_CONFIDENCE
+    return hit.coverage >= MIN_COVERAGE_ALONE and hit.confidence >= MIN_CONFIDENCE_ALONE
 
 
 def _answer_text(passage: Passage) -> str:

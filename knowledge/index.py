@@ -29,6 +29,7 @@ PHRASING_BOOST = 0.5  # added score multiplier at a perfect phrasing match
 COVERAGE_FLOOR = 1.0
 DOMAIN_MISS = 0.8  # the question names a domain term (党课, 支委会 …) the passage never mentions
 RESCORED = 30  # leaders by plain BM25 that get the phrasing and intent boosts
+TOPIC_MIN_WEIGHT = 4.5  # see names_topic: 支部党员大会 5.1, 支委会 5.3, 表决 6.9; 党员 1.6, 支部 2.6
 MISSING_OTHER_WEIGHT = 0.3  # a missing verb or particle, against a missing noun (see _confidence)
 MISSING_OTHER_CAP = 10.0  # jieba's guesses at unknown words ("就行", "能配") are not rare words
 CORPUS_SPECIFICITY = 4.0  # a word in one passage of 200 keeps ~20, in half of them ~3 (see topic_weight)
@@ -53,6 +54,7 @@ class Hit:
     domain: bool  # ... and one of those is a domain term of the lexicon (支委会, 党费 …)
     number: int = -1  # the passage's position in the index
     confidence: float = 1.0  # how fully the passage holds what the question is about (see PassageIndex._confidence)
+    agreed: bool = True  # both rankers put this passage first (set by knowledge.ranking)
 
 
 @dataclass(slots=True)
@@ -196,6 +198,10 @@ class PassageIndex:
         information = self._analyzer.informativeness(word)
         idf = self._idf.get(word)
         return information if idf is None else min(information, CORPUS_SPECIFICITY * idf)
+
+    def names_topic(self, word: str) -> bool:
+        """A word some passages hold and few enough of them that it names what is asked (not 党员 or 要求)."""
+        return word in self._idf and word not in NON_TOPIC_WORDS and self.topic_weight(word) >= TOPIC_MIN_WEIGHT
 
     def contains(self, number: int, word: str) -> bool:
         """Whether the passage at ``number`` has this (canonical) word in any field."""

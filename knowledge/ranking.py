@@ -56,7 +56,12 @@ class Ranker:
         for rank, number in enumerate(bigram_order, 1):
             fused[number] = fused.get(number, 0.0) + BIGRAM_WEIGHT / (FUSION_K + rank)
         order = sorted(fused, key=fused.__getitem__, reverse=True)[:limit]
-        return [replace(by_number[n], score=round(fused[n] * 100, 4)) for n in order if n in by_number]
+        both_first = {word_hits[0].number} & set(bigram_order[:1]) if word_hits else set()
+        return [
+            replace(by_number[n], score=round(fused[n] * 100, 4), agreed=n in both_first)
+            for n in order
+            if n in by_number
+        ]
 
     def _bigram_order(self, question: Terms, scope: int | None) -> list[int]:
         scores = self.bigrams.scores(question.normalized)
