@@ -11,7 +11,7 @@ import math
 import os
 import re
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -47,7 +47,7 @@ class Analyzer:
         jieba.setLogLevel(logging.WARNING)
         dictionary = trimmed_dictionary()
         self._tokenizer = jieba.Tokenizer(str(dictionary))
-        self._nouns = frozenset(nouns_of(dictionary))
+        self._nouns = dictionary_nouns()
         self._tokenizer.initialize()
         for term in sorted(lexicon.all_terms()):
             self._tokenizer.suggest_freq(term, tune=True)  # a frequency that keeps the term whole (PITFALLS)
@@ -165,8 +165,34 @@ def trimmed_dictionary() -> Path:
 
     jieba then keeps its own parsed cache of this file, so later starts load only the smaller table.
     """
+    return _derived(
+        f"jieba-{jieba.__version__}-min{DICTIONARY_MIN_FREQUENCY}.txt",
+        lambda lines: (line for line in lines if int(line.split(" ")[1]) >= DICTIONARY_MIN_FREQUENCY),
+    )
+
+
+NOUN_TAGS = ("n", "vn")  # jieba's tags for nouns (n, nr, ns, nt, nz …) and verbal nouns (活动, 旅游)
+
+
+def dictionary_nouns() -> frozenset[str]:
+    """The words of the trimmed dictionary that jieba tags as nouns (from a derived one-word-a-line file)."""
+
+    def nouns(lines: Iterable[str]) -> Iterator[str]:
+        for line in lines:
+            word, count, tag = line.split(" ")
+            if int(count) >= DICTIONARY_MIN_FREQUENCY and tag.startswith(NOUN_TAGS):
+                yield word + "\n"
+
+    path = _derived(f"jieba-{jieba.__version__}-min{DICTIONARY_MIN_FREQUENCY}-nouns.txt", nouns)
+    if path.name == jieba.DEFAULT_DICT_NAME:  # no cache directory could be written: derive in memory
+        with path.open(encoding="utf-8") as lines:
+            return frozenset(word.strip() for word in nouns(lines))
+    return frozenset(path.read_text(encoding="utf-8").split())
+
+
+def _derived(name: str, derive: Callable[[Iterable[str]], Iterable[str]]) -> Path:
+    """A file derived once from jieba's dictionary into a cache directory (atomically; the source if none works)."""
     source = Path(jieba.__file__).with_name(jieba.DEFAULT_DICT_NAME)
-    name = f"jieba-{jieba.__version__}-min{DICTIONARY_MIN_FREQUENCY}.txt"
     for folder in (
         Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "partybot",
         Path(tempfile.gettempdir()),
@@ -180,21 +206,12 @@ def trimmed_dictionary() -> Path:
                 tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=folder, delete=False) as out,
                 source.open(encoding="utf-8") as words,
             ):
-                out.writelines(line for line in words if int(line.split(" ")[1]) >= DICTIONARY_MIN_FREQUENCY)
+                out.writelines(derive(words))
             os.replace(out.name, target)  # atomic: a concurrent start sees the old state or the whole file
             return target
         except OSError:
             continue
     return source
-
-
-NOUN_TAGS = ("n", "vn")  # jieba's tags for nouns (n, nr, ns, nt, nz …) and verbal nouns (活动, 旅游)
-
-
-def nouns_of(dictionary: Path) -> list[str]:
-    """The words a jieba dictionary file tags as nouns."""
-    with dictionary.open(encoding="utf-8") as words:
-        return [parts[0] for parts in map(str.split, words) if len(parts) == 3 and parts[2].startswith(NOUN_TAGS)]
 
 
 @cache

@@ -14,45 +14,20 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.models import AuditLog, Branch, Invite, Member, MemberStatus, PartyGroup, Role
+from bot.models import AuditLog, Branch, Invite, Member, PartyGroup
 from bot.services import branches
 from bot.services.access import Caller
 from bot.transport import ApiCall, BotApiSimulator, group_chat, make_user
 from handlers import branch_texts
 from handlers.keyboards import Action, encode
-from tests.branch.conftest import NOW
+from tests.branch.conftest import CAROL, DAVE, NOW
 from tests.telegram.helpers import ALICE, BOB, GROUP, ChatHarness, buttons, messages, plain
 
-CAROL = make_user(1003, "张三")
-DAVE = make_user(1004, "赵六")
 OTHER_GROUP = group_chat(-1009876543210, "别的群")
 
 PEOPLE = {"书记": ALICE, "组织委员": BOB, "党员": CAROL, "非党员": DAVE}
 CHATS: dict[str, dict[str, Any] | None] = {"私聊": None, "本支部群": GROUP, "别的群": OTHER_GROUP}
 Sessions = async_sessionmaker[AsyncSession]
-
-
-@pytest.fixture
-async def staffed(sessions: Sessions, branch: Caller) -> Caller:
-    """第一党支部 with 李明 (书记, ALICE), 王芳 (组织委员, BOB) and 张三 (党员, CAROL); 赵六 (DAVE) is no member."""
-    async with sessions() as session:
-        token = (await branches.create_invite(session, branch, datetime.now(UTC))).token
-    for user in (BOB, CAROL):
-        async with sessions() as session:
-            await branches.join_branch(
-                session,
-                token=token,
-                telegram_user_id=user["id"],
-                name=user["first_name"],
-                status=MemberStatus.FULL,
-                party_group_id=None,
-                roster_member_id=None,
-                now=NOW,
-            )
-    async with sessions() as session:
-        bob = await session.scalar(select(Member.id).where(Member.telegram_user_id == BOB["id"]))
-        await branches.set_role(session, branch, bob, Role.ORGANIZATION, NOW)
-    return branch
 
 
 async def state(sessions: Sessions) -> tuple[object, ...]:
