@@ -14,12 +14,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, cast
 
-from telegram import CallbackQuery, InlineKeyboardMarkup, Message, MessageEntity, Update, User
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import CallbackQuery, Chat, InlineKeyboardMarkup, Message, MessageEntity, Update, User
 from telegram.constants import ChatType
 from telegram.error import BadRequest
 from telegram.ext import Application, ContextTypes, filters
 
-from bot.services.access import find_member
+from bot.services.access import question_scope
 from bot.services.knowledge_base import build_answerer, documents_version
 from handlers import keyboards, texts
 from handlers.common import SESSIONS_KEY, sessions
@@ -99,8 +100,8 @@ async def related_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     query = update.callback_query
     assert query is not None  # routed here by CallbackQueryHandler
     button = keyboards.decode(query.data)
-    # explain() refuses unknown keys and branch-scoped passages outside the presser's branch.
-    scope = await _asker_branch(context, query.from_user)
+    # explain() refuses unknown keys and branch-scoped passages outside the branch of the chat (see _scope).
+    scope = await _scope(context, query.from_user, query.message.chat if query.message else None)
     answer = _answerer(context).explain(button.argument, scope) if button else None
     if answer is None or not isinstance(query.message, Message):
         await _acknowledge(query, texts.STALE_BUTTON)
@@ -219,23 +220,25 @@ def _answerer(context: ContextTypes.DEFAULT_TYPE) -> Answerer:
     return cast(Answerer, context.bot_data[ANSWERER_KEY])
 
 
-async def _asker_branch(context: ContextTypes.DEFAULT_TYPE, user: User | None) -> int | None:
-    """The asker's branch when they are a registered member: its uploaded documents answer that branch only."""
-    if user is None:
+async def _scope(context: ContextTypes.DEFAULT_TYPE, user: User | None, chat: Chat | None) -> int | None:
+    """Whose uploaded documents may answer here: in a group the group's branch, in a private chat the asker's."""
+    if chat is None:
         return None
     async with sessions(context)() as session:
-        member = await find_member(session, user.id)
-    return member.branch_id if member is not None else None
+        return await _scope_in(session, user, chat)
 
 
-async def _asker_branch_and_documents(
-    context: ContextTypes.DEFAULT_TYPE, user: User | None
+async def _scope_and_documents(
+    context: ContextTypes.DEFAULT_TYPE, user: User | None, chat: Chat
 ) -> tuple[int | None, tuple[int, int]]:
-    """The asker's branch (see _asker_branch) and the stored documents' version, in one short transaction."""
+    """The scope (see _scope) and the stored documents' version, in one short transaction."""
     async with sessions(context)() as session:
-        member = await find_member(session, user.id) if user is not None else None
-        version = await documents_version(session)
-    return (member.branch_id if member is not None else None), version
+        return await _scope_in(session, user, chat), await documents_version(session)
+
+
+async def _scope_in(session: AsyncSession, user: User | None, chat: Chat) -> int | None:
+    private = chat.type == ChatType.PRIVATE
+    return await question_scope(session, user.id if user else None, chat_id=chat.id, private=private)
 
 
 async def _acknowledge(query: CallbackQuery, note: str | None = None) -> None:
@@ -253,7 +256,7 @@ async def _answer_question(message: Message, context: ContextTypes.DEFAULT_TYPE,
     elif len(question) > MAX_QUESTION_CHARS:
         reply = Reply([texts.QUESTION_TOO_LONG.format(limit=MAX_QUESTION_CHARS)])
     else:
-        scope, version = await _asker_branch_and_documents(context, message.from_user)
+        scope, version = await _scope_and_documents(context, message.from_user, message.chat)
         await _keep_current(context, version)
         reply = answer_reply(_answerer(context).answer(question, scope))
     await _send(message, reply)

@@ -33,7 +33,7 @@ MIN_COVERAGE_WITH_DOMAIN_TERM = 0.3
 MIN_CONFIDENCE = 0.5
 MIN_COVERAGE_ALONE, MIN_CONFIDENCE_ALONE = 0.5, 0.7  # when the two rankers put different passages first
 # Share of the question's topic-word weight the best passage of an uploaded document must hold.
-MIN_DOCUMENT_COVERAGE = 0.65
+MIN_DOCUMENT_COVERAGE = 0.7
 MAX_QUESTION_CHARS = 300  # longer input is cut before analysis; a question is never that long
 NEAREST_TOPICS = 3
 EXCERPT_CHARS = 260  # a document passage longer than this is quoted by its best sentences

@@ -44,12 +44,14 @@ def zip_bomb_docx(xml_bytes: int = ZIP_BOMB_XML_BYTES) -> bytes:
 
 
 def dimension_bomb_xlsx(rows: int = 3) -> bytes:
-    """A tiny roster .xlsx whose sheet claims ``<dimension ref="A1:XFD1048576"/>`` (16,384 columns a row)."""
+    """A tiny roster .xlsx whose sheet claims ``<dimension ref="A1:XFD1048576"/>``, with one more row at the very
+    bottom: a reader that trusts the claim pads each of the million rows in between to 16,384 cells."""
     workbook = openpyxl.Workbook()
     sheet = workbook.active
     sheet.append(["姓名", "状态"])
     for index in range(rows):
         sheet.append([f"党员{index}", "正式党员"])
+    sheet.cell(row=1_048_576, column=1, value="末行")
     plain = io.BytesIO()
     workbook.save(plain)
     source = zipfile.ZipFile(plain)
