@@ -15,13 +15,18 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 
+from knowledge import lexicon
 from knowledge.analyzer import Analyzer, Terms, shared_analyzer
 from knowledge.answer_types import Answer, Candidate, Source
 from knowledge.calculators import Calculation, calculate
 from knowledge.document_index import DocumentHit, DocumentIndex
 from knowledge.index import Hit
+from knowledge.intents import INTENT_CUES
+from knowledge.normalize import normalize_for_match
 from knowledge.passage import Passage
+from knowledge.pinyin_input import PinyinReader
 from knowledge.ranking import Ranker
 from knowledge.smalltalk import small_talk_reply
 from knowledge.splitter import overview_parts, split_question
@@ -52,6 +57,8 @@ OVERVIEW_INTRO = "分别说明如下（详细规定可以单独问）："
 DOCUMENT_BLOCK = "【{title}】\n{text}"
 GENERAL_BLOCK = "【通用规定】\n{text}\n（来源：{source}）"
 EXCERPT_GAP = "……"
+# words a pinyin question is asked with, beyond the knowledge's own (see PinyinReader)
+QUESTION_WORDS = "是 什么 怎么 多少 几个 几次 多久 一次 谁 吗 呢 要 交 开 有 哪些 可以 能 不能 规定 要求".split()
 
 _SENTENCE_END = re.compile(r"(?<=[。；！？!?;])|\n")
 
@@ -92,6 +99,13 @@ class Answerer:
     def __len__(self) -> int:
         return len(self._passages)
 
+    @cached_property
+    def _pinyin(self) -> PinyinReader:
+        """Built on the first question that needs it. A shared sound goes to the first word: domain terms, then the
+        words questions are asked with, then the knowledge's own words, commonest first."""
+        cues = (cue for cues in INTENT_CUES.values() for cue in cues)
+        return PinyinReader([*lexicon.SYNONYMS, *QUESTION_WORDS, *cues, *self._index.words.vocabulary_by_frequency()])
+
     def passage_keys(self) -> list[str]:
         return list(self._passages)
 
@@ -105,6 +119,7 @@ class Answerer:
         reply = small_talk_reply(text)
         if reply is not None:
             return Answer(question, False, reply, 0.0, None, [], small_talk=True)
+        text = self._pinyin.read(normalize_for_match(text)) or text
         parts = split_question(text)
         if len(parts) > 1:  # each part may be a calculation of its own ("多久开一次，表决要到多少人")
             return self._multi_part(question, parts, scope)

@@ -199,6 +199,10 @@ class PassageIndex:
         idf = self._idf.get(word)
         return information if idf is None else min(information, CORPUS_SPECIFICITY * idf)
 
+    def vocabulary_by_frequency(self) -> list[str]:
+        """Every word of the passages, the ones in most passages first."""
+        return sorted(self._postings, key=lambda t: len(self._postings[t]), reverse=True)
+
     def names_topic(self, word: str) -> bool:
         """A word some passages hold and few enough of them that it names what is asked (not 党员 or 要求)."""
         return word in self._idf and word not in NON_TOPIC_WORDS and self.topic_weight(word) >= TOPIC_MIN_WEIGHT

@@ -156,3 +156,21 @@ def test_curated_format_errors_are_reported() -> None:
         parse_curated("# T\n\n## 条目\nid: Bad Id\n依据: 某文件\n\n正文。\n")
     with pytest.raises(CuratedFormatError, match="依据"):
         parse_curated("# T\n\n## 条目\nid: ok-id\n\n正文。\n")
+
+
+@pytest.mark.parametrize(
+    ("question", "key"),
+    [
+        ("zhi wei hui kai ji ci", "zhiwei-frequency"),
+        ("dangfei zenme jiao", "dues-monthly"),
+        ("三汇一颗是什么", "sanhui-what"),
+    ],
+)
+def test_pinyin_and_homophones_of_the_core_terms(answerer: Answerer, question: str, key: str) -> None:
+    answer = answerer.answer(question)
+    assert answer.found and answer.candidates[0].key == key
+
+
+@pytest.mark.parametrize("question", ["hello world", "Python how to read excel", "ok"])
+def test_english_is_not_read_as_pinyin(answerer: Answerer, question: str) -> None:
+    assert not answerer.answer(question).found
