@@ -2,7 +2,7 @@
 
 Sets (tests/data/, JSON lines):
 - ``dev/``: the development set the ranker was tuned on; ``expect`` is an entry id, a list of ids, ``null``
-  (off-topic) or a calculator label.
+  (off-topic) or a calculator label; ``dev/multipart.jsonl`` has several questions a message, as the blind one.
 - ``blind/rules.jsonl``: held-out rule questions; ``facts`` are rows of shared/domain-facts.md, matched against the
   ``事实:`` tags of the entry answered.
 - ``blind/multipart.jsonl``: several questions in one message; one list of acceptable facts per part.
@@ -35,7 +35,8 @@ def load_jsonl(path: Path) -> list[dict]:
 
 
 def load_dev() -> list[dict]:
-    return [row for path in sorted(DEV_DIR.glob("*.jsonl")) for row in load_jsonl(path)]
+    """The single-question development rows (dev/multipart.jsonl has parts instead of ``expect``)."""
+    return [row for path in sorted(DEV_DIR.glob("*.jsonl")) for row in load_jsonl(path) if "expect" in row]
 
 
 def squash(text: str) -> str:
@@ -107,13 +108,20 @@ def score_declines(name: str, rows: list[dict], ask: Callable[[str], Reply]) -> 
     return score
 
 
+# rows of domain-facts.md a calculator's worked answer states (part keys "calc:votes", "calc:dues")
+CALCULATOR_FACTS = {
+    "calc:votes": ("A3", "A4", "D3", "E4", "F12", "F13", "I11"),
+    "calc:dues": ("G1", "G2", "G4", "G5"),
+}
+
+
 def score_parts(name: str, rows: list[dict], ask: Callable[[str], Reply], facts_of) -> Score:
     """Per part: right when some part of the reply answers it with one of its facts (order not required)."""
     score = Score(name)
     for row in rows:
         reply = ask(row["q"])
         answered = reply.parts or (reply.keys[:1] if reply.found else ())
-        stated = {fact for key in answered for fact in facts_of(key)}
+        stated = {fact for key in answered for fact in (*facts_of(key), *CALCULATOR_FACTS.get(key, ()))}
         for number, expected in enumerate(row["parts"], 1):
             score.add(reply.found and bool(stated & set(expected)), f"{row['q']} [part {number}]")
     return score

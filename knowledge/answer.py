@@ -29,7 +29,7 @@ from knowledge.passage import Passage
 from knowledge.pinyin_input import PinyinReader
 from knowledge.ranking import Ranker
 from knowledge.smalltalk import small_talk_reply
-from knowledge.splitter import overview_parts, split_question
+from knowledge.splitter import first_kind_name, overview_parts, split_question
 
 # Share of the question's term weight the best curated entry must contain. Off-topic questions never share a
 # domain term with an entry (0 of 48 in the development set), so a shared domain term lets the bar drop.
@@ -286,14 +286,17 @@ class Answerer:
         return Answer(question, True, "\n\n".join(blocks), score, source, candidates, part_keys=keys)
 
     def _with_own_topic(self, parts: list[str]) -> list[str]:
-        """A clause that names no topic of its own ("讲了啥", "党员都知道吗") stays with the one before it."""
+        """A clause that names no topic of its own borrows the meeting the one before it names ("党小组会多久开一次？
+        谁来主持" asks who chairs the 党小组会); with no meeting to borrow ("交党费吗，交多少") it stays with it."""
         merged: list[str] = []
         for part in parts:
             named = any(self._index.words.names_topic(w) for w in self._analyzer.analyze(part).words)
-            if merged and not named:
-                merged[-1] = f"{merged[-1]}，{part}"
-            else:
+            if not merged or named:
                 merged.append(part)
+            elif kind := first_kind_name(merged[-1]):
+                merged.append(f"{kind}{part}")
+            else:
+                merged[-1] = f"{merged[-1]}，{part}"
         return merged
 
     def _resolve_part(self, text: str, scope: int | None) -> _Resolved:

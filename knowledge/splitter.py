@@ -74,14 +74,15 @@ def _complete_ellipses(parts: list[str]) -> list[str]:
         match = _ELLIPSIS.match(part)
         if done and match and not _CUES.search(match.group(1)):
             previous = done[-1]
-            named = _first_kind_name(previous)
+            named = first_kind_name(previous)
             done.append(previous.replace(named, match.group(1), 1) if named else f"{match.group(1)}{previous}")
         else:
             done.append(part)
     return done
 
 
-def _first_kind_name(text: str) -> str | None:
+def first_kind_name(text: str) -> str | None:
+    """The meeting kind a question names first, as written ("党小组会", "支委会"), if any."""
     found = [(text.find(n), n) for names in KIND_NAMES.values() for n in names if n in text]
     return min(found)[1] if found else None
 
