@@ -80,6 +80,11 @@ class _Resolved:
         """What answered: a passage key, or the calculator's kind."""
         return f"calc:{self.calculation.kind}" if self.calculation else self.passages[0].key
 
+    @property
+    def identity(self) -> str:
+        """What tells two answers apart: the passage, or a calculator's worked text (two sums are two answers)."""
+        return self.calculation.answer if self.calculation else self.passages[0].key
+
 
 class Answerer:
     """Answers questions from a fixed set of passages. Build once at start-up; answering is read-only."""
@@ -248,7 +253,7 @@ class Answerer:
         """
         parts = self._with_own_topic(parts)
         resolved = [self._resolve_part(part, scope) for part in parts]
-        distinct = {r.key for r in resolved if r.found}
+        distinct = {r.identity for r in resolved if r.found}
         if len(parts) < 2 or len(distinct) < 2:
             text = question.strip()[:MAX_QUESTION_CHARS]
             calculation = calculate(text)

@@ -204,8 +204,13 @@ class PassageIndex:
         return sorted(self._postings, key=lambda t: len(self._postings[t]), reverse=True)
 
     def names_topic(self, word: str) -> bool:
-        """A word some passages hold and few enough of them that it names what is asked (not 党员 or 要求)."""
-        return word in self._idf and word not in NON_TOPIC_WORDS and self.topic_weight(word) >= TOPIC_MIN_WEIGHT
+        """A word some passages hold, and few enough of them that it names what is asked (not 党员 or 要求)."""
+        return (
+            self._analyzer.is_noun(word)
+            and word in self._idf
+            and word not in NON_TOPIC_WORDS
+            and self.topic_weight(word) >= TOPIC_MIN_WEIGHT
+        )
 
     def contains(self, number: int, word: str) -> bool:
         """Whether the passage at ``number`` has this (canonical) word in any field."""
