@@ -19,10 +19,13 @@ from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import (
     Application,
+    BaseRateLimiter,
     CallbackQueryHandler,
+    ChatMemberHandler,
     CommandHandler,
     Defaults,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 from telegram.request import BaseRequest
@@ -31,10 +34,25 @@ from bot.config import ConfigError, Settings
 from bot.db import Database
 from bot.notifier import ReplyRateLimiter, TelegramNotifier
 from bot.persistence import DatabasePersistence
+from bot.secrecy import webhook_secret_token
 from bot.services.checkin_batch import CheckinBatcher
 from bot.services.reminders import QuietHours
-from bot.update_order import PerUserOrderedProcessor
-from handlers import activities, branch, checkin, common, errors, kb, keyboards, progress, qa, reminders, start, texts
+from bot.update_order import FloodGuard, PerUserOrderedProcessor
+from handlers import (
+    activities,
+    branch,
+    checkin,
+    common,
+    errors,
+    kb,
+    keyboards,
+    membership,
+    progress,
+    qa,
+    reminders,
+    start,
+    texts,
+)
 from knowledge.answer import Answerer
 from scheduler.pacing import Pacer
 from scheduler.planner import plan
@@ -46,8 +64,11 @@ logger = logging.getLogger(__name__)
 os.environ.setdefault("PTB_TIMEDELTA", "1")
 
 OFFLINE_TOKEN = "123456:OFFLINE"  # the in-process transport accepts any token; no real bot behind it
-ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
+# chat_member: who left or was removed from a branch's group (Telegram sends them only when asked for by name, and
+# only to a bot that is an admin of the group; elsewhere the "left the group" service message does the same job)
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.CHAT_MEMBER]
 RATE_LIMIT_RETRIES = 3
+FLOOD_GUARD_GROUP = -1  # before every handler group
 _ENGINE_KEY = "db_engine"
 _RUNNER_KEY = "reminder_runner"
 
@@ -58,20 +79,27 @@ def build_application(
     request: BaseRequest | None = None,
     answerer: Answerer | None = None,
     deliver_reminders: bool = False,
+    rate_limiter: BaseRateLimiter | None = None,
+    flood_guard: FloodGuard | bool | None = None,
 ) -> Application:
     """The Application. With ``request`` (an in-process transport) it has no updater and no rate limiter;
     with ``answerer`` given, start-up uses it instead of indexing the knowledge base (tests); with
-    ``deliver_reminders`` it plans and sends reminders from start-up until it stops (`run_polling`, `run_webhook`).
+    ``deliver_reminders`` it plans and sends reminders from start-up until it stops (`run_polling`, `run_webhook`);
+    ``rate_limiter`` replaces the production one (tests give one to the in-process transport). ``flood_guard``
+    (per-user and per-group rate limits): on by default against Telegram, off by default with the in-process
+    transport (the console's one person; scripted tests type faster than anyone); True or a FloodGuard turns it on.
 
     The database is opened (migrated, engine made) by whoever needs it first: that is the persistence, which PTB
     loads in ``Application.initialize`` before ``post_init``; start-up then shares the same engine."""
     database = Database(settings.database_url)
+    processor = PerUserOrderedProcessor(settings.concurrent_updates)
     builder = (
         Application.builder()
         .token(settings.telegram_bot_token or OFFLINE_TOKEN)
         .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=settings.timezone))
-        # different people's updates at once, each person's in order (the conversations rely on it)
-        .concurrent_updates(PerUserOrderedProcessor(settings.concurrent_updates))
+        # different people's updates at once, each person's in order (the conversations rely on it); one person's
+        # backlog holds at most one slot
+        .concurrent_updates(processor)
         # the guided conversations' steps and drafts, kept in the database across restarts
         .persistence(DatabasePersistence(database))
         .post_stop(_stop_reminders)
@@ -85,6 +113,8 @@ def build_application(
         )
     else:
         builder = builder.request(request).get_updates_request(request).updater(None)
+    if rate_limiter is not None:
+        builder = builder.rate_limiter(rate_limiter)
 
     async def start_up(application: Application) -> None:
         application.bot_data[common.SESSIONS_KEY] = await database.sessions()  # opened by initialize already
@@ -98,6 +128,14 @@ def build_application(
             _start_reminders(application, settings)
 
     application = builder.post_init(start_up).build()
+    processor.bind(application)  # it keeps PTB's user_data bounded
+    if flood_guard is None:
+        flood_guard = request is None
+    if flood_guard is True:
+        flood_guard = FloodGuard(qa.ADDRESSED_TO_BOT)
+    if flood_guard:
+        # first of all: per-user and per-group rate limits (a refused update goes no further; 请稍后再试 once a burst)
+        application.add_handler(TypeHandler(Update, flood_guard), group=FLOOD_GUARD_GROUP)
     _register_handlers(application)
     return application
 
@@ -114,6 +152,13 @@ def _register_handlers(app: Application) -> None:
     app.add_handler(CommandHandler("setrole", branch.setrole))
     app.add_handler(CommandHandler("group", branch.group))
     app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, branch.chat_migrated))
+    # a member's lifecycle: /remove, /restore, claim links (/claimcode, /start claim_…), leaving the branch's group
+    app.add_handler(CommandHandler("remove", membership.remove))
+    app.add_handler(CommandHandler("restore", membership.restore))
+    app.add_handler(CommandHandler("claimcode", membership.claimcode))
+    app.add_handler(CommandHandler("start", membership.claim_start, filters.ChatType.PRIVATE & membership.CLAIM_LINK))
+    app.add_handler(ChatMemberHandler(membership.member_changed, ChatMemberHandler.CHAT_MEMBER))
+    app.add_handler(MessageHandler(filters.StatusUpdate.LEFT_CHAT_MEMBER, membership.left_chat_member))
     # /setrole's person and handover buttons; join-flow buttons pressed after that flow ended
     app.add_handler(CallbackQueryHandler(branch.member_button, pattern=branch.MEMBER_PATTERN))
     app.add_handler(CallbackQueryHandler(branch.stale_join_button, pattern=branch.JOIN_PATTERN))
@@ -276,7 +321,7 @@ def run_webhook(settings: Settings) -> None:
         port=settings.webhook_port,
         url_path=urlsplit(settings.webhook_url).path.lstrip("/"),
         webhook_url=settings.webhook_url,
-        secret_token=settings.webhook_secret,
+        secret_token=webhook_secret_token(settings),  # compared in constant time: bot/secrecy.py
         allowed_updates=ALLOWED_UPDATES,
         drop_pending_updates=False,
     )

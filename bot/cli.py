@@ -68,8 +68,8 @@ class KeyValueFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
-        if record.exc_info:
-            fields["exc"] = self.formatException(record.exc_info)
+        if record.exc_info:  # exc_text when bot.secrecy's mask has written it (masked)
+            fields["exc"] = record.exc_text or self.formatException(record.exc_info)
         line = " ".join(f"{key}={_quote(value)}" for key, value in fields.items())
         for secret in self._secrets:
             line = line.replace(secret, "***")
@@ -85,8 +85,12 @@ def _quote(value: str) -> str:
 def configure_logging(settings: Settings, *, console: bool = False) -> None:
     """Key=value lines on stderr. In the console chat they would interleave with the conversation, so there
     only warnings show unless PARTYBOT_LOG_LEVEL asks for more."""
+    from bot.secrecy import install_log_mask, secrets_of
+
+    # every record, from every logger and at every level, has the secrets masked when it is made
+    install_log_mask(settings)
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(KeyValueFormatter([settings.telegram_bot_token or ""]))
+    handler.setFormatter(KeyValueFormatter(secrets_of(settings)))
     level = "WARNING" if console and "log_level" not in settings.model_fields_set else settings.log_level
     logging.basicConfig(level=level, handlers=[handler], force=True)
     # httpx logs every request URL at INFO, and Bot API URLs contain the token.
@@ -191,15 +195,19 @@ def _cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _kb_add(settings: Settings, path: Path, title: str | None) -> int:
     from bot.db import open_database
-    from bot.services.knowledge_base import add_document
-    from knowledge.ingest import IngestError, parse_file
+    from bot.services.knowledge_base import KnowledgeBaseFull, add_document
+    from bot.services.untrusted_files import parse_document
+    from knowledge.ingest import IngestError, read_file
 
     try:
-        parsed = parse_file(path, title=title)
+        parsed = await parse_document(read_file(path), path.name, title)  # in a child process, with limits
     except IngestError as exc:
         raise CommandFailed(f"{exc}（{path}）") from exc
     async with open_database(settings.database_url) as sessions, sessions() as session:
-        document = await add_document(session, parsed, path.name)
+        try:
+            document = await add_document(session, parsed, path.name)
+        except KnowledgeBaseFull as exc:
+            raise CommandFailed(f"共享资料已达上限（{exc.limit} 段），请先用 partybot kb remove 删除旧文档") from exc
     print(f"已添加 / added: #{document.id}《{document.title}》，{document.passage_count} 段（{path.name}）")
     return 0
 
@@ -391,9 +399,31 @@ def _cmd_chat(settings: Settings, _args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_db(settings: Settings, _args: argparse.Namespace) -> int:
+def _cmd_db(settings: Settings, args: argparse.Namespace) -> int:
+    if args.db_command == "backup":
+        return _db_backup(settings, args.file)
     _run_database(_upgrade(settings))
     print("数据库已是最新 / database is up to date")
+    return 0
+
+
+def _db_backup(settings: Settings, file: str) -> int:
+    """SQLite: a consistent copy of the live database; PostgreSQL: the pg_dump command to use (bot/backup.py)."""
+    from bot.backup import BackupError, backup_sqlite, postgresql_backup_steps
+    from bot.db import is_sqlite, sqlite_path
+
+    if not is_sqlite(settings.database_url):
+        print(postgresql_backup_steps(settings.database_url, file))
+        return 0
+    database = sqlite_path(settings.database_url)
+    if database is None:
+        raise CommandFailed("内存数据库无法备份 / an in-memory database cannot be backed up")
+    try:
+        report = backup_sqlite(database, Path(file))
+    except (BackupError, OSError) as exc:
+        raise CommandFailed(str(exc)) from exc
+    print(f"已备份 / backed up: {report.path}（{report.size:,} 字节 / bytes，校验通过 / checked）")
+    print(report.restore)
     return 0
 
 
@@ -458,9 +488,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     db = commands.add_parser("db", help="数据库 / database")
     db.set_defaults(handler=_cmd_db)
-    db.add_subparsers(dest="db_command", metavar="COMMAND", required=True).add_parser(
-        "upgrade", help="把数据库结构升级到最新 / migrate to the newest schema"
-    )
+    db_commands = db.add_subparsers(dest="db_command", metavar="COMMAND", required=True)
+    db_commands.add_parser("upgrade", help="把数据库结构升级到最新 / migrate to the newest schema")
+    db_commands.add_parser(
+        "backup",
+        help="备份数据库（SQLite：运行中也可一致复制；PostgreSQL：给出 pg_dump 命令） / back up the database",
+    ).add_argument("file", help="备份文件（不会覆盖已有文件） / backup file (never overwritten)")
     return parser
 
 

@@ -2,7 +2,8 @@
 
 SQLite connections get WAL, ``busy_timeout=5000`` and ``foreign_keys=ON``, and every transaction starts with
 ``BEGIN IMMEDIATE`` so that read-then-write transactions neither lose updates nor fail at once on a busy database
-(PITFALLS.md). PostgreSQL (``postgresql+asyncpg://``) needs nothing special.
+(PITFALLS.md). A new SQLite file is created with mode 0600 before SQLite opens it (its -wal and -shm files take the
+same mode): it holds the members' names and attendance. PostgreSQL (``postgresql+asyncpg://``) needs nothing special.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from sqlalchemy.engine import Connection, Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
+
+from bot.secrecy import create_private_file
 
 ALEMBIC_INI = Path(__file__).with_name("alembic.ini")
 SQLITE_BUSY_TIMEOUT_MS = 5000  # another process (a CLI command) holding the write lock
@@ -78,6 +81,13 @@ def sqlite_path(database_url: str) -> Path | None:
     return Path(url.database)
 
 
+def create_sqlite_file(database_url: str) -> None:
+    """For a SQLite file URL whose directory exists: create the file, owner-only (0600), unless it exists."""
+    path = sqlite_path(database_url)
+    if path is not None and path.parent.is_dir():
+        create_private_file(path)
+
+
 def make_engine(database_url: str, *, enforce_foreign_keys: bool = True) -> AsyncEngine:
     """An async engine; for SQLite with the per-connection pragmas and ``BEGIN IMMEDIATE`` transactions.
 
@@ -86,6 +96,7 @@ def make_engine(database_url: str, *, enforce_foreign_keys: bool = True) -> Asyn
     """
     if not is_sqlite(database_url):
         return create_async_engine(database_url)
+    create_sqlite_file(database_url)
     # One connection per process: SQLite has one writer at a time anyway (every transaction is BEGIN IMMEDIATE),
     # and waiting in the pool's queue is first come, first served, whereas waiting in SQLite's busy handler is
     # polling that a burst of check-ins can lose ("database is locked" after busy_timeout).
@@ -122,6 +133,7 @@ def _upgrade_head(database_url: str) -> None:
     path = sqlite_path(database_url)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        create_sqlite_file(database_url)
     config = Config(str(ALEMBIC_INI))
     # Passed as an attribute, not a main option: ConfigParser would treat a '%' in a password as interpolation.
     config.attributes["database_url"] = database_url

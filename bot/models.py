@@ -15,7 +15,6 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    LargeBinary,
     Text,
     UniqueConstraint,
     text,
@@ -248,7 +247,8 @@ class Activity(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    branch_id: int = Field(sa_column=Column(Integer, ForeignKey("branch.id", ondelete="CASCADE"), nullable=False))
+    # RESTRICT: an activity is a record; it is cancelled, never deleted with its branch
+    branch_id: int = Field(sa_column=Column(Integer, ForeignKey("branch.id", ondelete="RESTRICT"), nullable=False))
     kind: str = Field(max_length=10)
     topic: str = Field(default="", max_length=200)
     starts_at: datetime = Field(sa_type=UTCDateTime)
@@ -266,6 +266,8 @@ class Activity(SQLModel, table=True):
     minutes: str | None = Field(default=None, sa_type=Text)
     minutes_file_id: str | None = Field(default=None, max_length=200)
     recorded_after: bool = False  # 补录: entered after it took place
+    # set when it was marked held and its roster (ActivityRoster) recorded: its 应到 no longer follows the roster
+    roster_recorded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     announcement_message_id: int | None = Field(default=None, sa_type=BigInteger)
     created_by: int | None = Field(
         default=None, sa_column=Column(Integer, ForeignKey("member.id", ondelete="SET NULL"), nullable=True)
@@ -295,8 +297,9 @@ class Attendance(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    activity_id: int = Field(sa_column=Column(Integer, ForeignKey("activity.id", ondelete="CASCADE"), nullable=False))
-    member_id: int = Field(sa_column=Column(Integer, ForeignKey("member.id", ondelete="CASCADE"), nullable=False))
+    # RESTRICT: attendance is the record of the 台账; activities are cancelled and members made inactive instead
+    activity_id: int = Field(sa_column=Column(Integer, ForeignKey("activity.id", ondelete="RESTRICT"), nullable=False))
+    member_id: int = Field(sa_column=Column(Integer, ForeignKey("member.id", ondelete="RESTRICT"), nullable=False))
     status: str = Field(max_length=10)
     method: str = Field(max_length=10)
     recorded_by: int | None = Field(
@@ -305,6 +308,29 @@ class Attendance(SQLModel, table=True):
     leave_reason: str | None = Field(default=None, max_length=10)
     leave_note: str | None = Field(default=None, max_length=200)
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class ActivityRoster(SQLModel, table=True):
+    """Who belonged to the branch when an activity was held, as they were then (status, role, 党小组).
+
+    Written once, when the activity is marked held (/done) or recorded afterwards (/record): 应到, 缺席 and the
+    quorum of a held activity are computed from these rows, so a member who moves away or joins later does not
+    change the 台账 of a meeting already held (bot.services.attendance.held_rosters)."""
+
+    __tablename__ = "activity_roster"
+    __table_args__ = (_one_of("status", MemberStatus), _one_of("role", Role))
+
+    activity_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("activity.id", ondelete="RESTRICT"), primary_key=True)
+    )
+    member_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("member.id", ondelete="RESTRICT"), primary_key=True, index=True)
+    )
+    status: str = Field(max_length=10)
+    role: str = Field(max_length=10)
+    party_group_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("party_group.id", ondelete="SET NULL"), nullable=True)
+    )
 
 
 class CheckinCodeAttempt(SQLModel, table=True):
@@ -325,8 +351,9 @@ class AuditLog(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # RESTRICT: the audit trail outlives nothing it describes; a branch that has one is never deleted
     branch_id: int | None = Field(
-        default=None, sa_column=Column(Integer, ForeignKey("branch.id", ondelete="CASCADE"), nullable=True)
+        default=None, sa_column=Column(Integer, ForeignKey("branch.id", ondelete="RESTRICT"), nullable=True)
     )
     actor_member_id: int | None = Field(
         default=None, sa_column=Column(Integer, ForeignKey("member.id", ondelete="SET NULL"), nullable=True)
@@ -427,8 +454,8 @@ class ConversationStateKind(StrEnum):
 class ConversationState(SQLModel, table=True):
     """What a guided conversation needs after a restart: a person's drafts, or one conversation's current step.
 
-    Written by bot.persistence (PTB's persistence hooks); ``value`` is a pickle. Rows go away when the data
-    empties or the conversation ends."""
+    Written by bot.persistence (PTB's persistence hooks); ``data`` is tagged JSON (bot.state_json), never a pickle.
+    Rows go away when the data empties or the conversation ends."""
 
     __tablename__ = "conversation_state"
     __table_args__ = (_one_of("kind", ConversationStateKind),)
@@ -436,5 +463,5 @@ class ConversationState(SQLModel, table=True):
     kind: str = Field(max_length=20, primary_key=True)
     name: str = Field(default="", max_length=64, primary_key=True)
     key: str = Field(max_length=100, primary_key=True)  # the user id, or the conversation key as a JSON list
-    value: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    data: str = Field(sa_type=Text)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -13,11 +13,12 @@ crash loses at most those seconds), and once more at shutdown, followed by `flus
 update and do nothing here: the hot paths (签到) never pay a query for this. Unchanged values are not written again
 (most updates touch an empty user_data that has no row), and the changes of one run are written in one transaction.
 
-Values are pickled (drafts are our own dataclasses; the database is ours, so pickle is acceptable — nothing from
-outside is ever unpickled). Loading is forgiving: a row that no longer unpickles (the code changed between
-versions) is deleted with a warning and start-up goes on; a person whose drafts are dropped also loses their
-conversation steps, since a step without its draft cannot continue. An emptied user_data and an ended conversation
-delete their rows, so the table holds only flows in progress.
+Values are stored as tagged JSON (bot.state_json), never pickled: whoever can write the table can at most make
+the bot rebuild one of its own dataclasses or enums, not run code. A value of any other type is not stored (an
+error is logged once per write). Loading is forgiving: a row that no longer loads (the code changed between
+versions, or the row names a type that is not allowed) is deleted with a warning and start-up goes on; a person
+whose drafts are dropped also loses their conversation steps, since a step without its draft cannot continue. An
+emptied user_data and an ended conversation delete their rows, so the table holds only flows in progress.
 
 Limits: PTB does not restore ``conversation_timeout`` after a restart — a restored flow simply waits for the
 person's next step or /cancel. PTB reads conversations only at start-up, so several instances do not share a flow
@@ -29,7 +30,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import pickle
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -37,6 +37,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from telegram.ext import BasePersistence, PersistenceInput
 from telegram.ext._utils.types import CDCData, ConversationDict, ConversationKey
 
+from bot import state_json
 from bot.db import Database, utcnow
 from bot.models import ConversationState, ConversationStateKind
 
@@ -67,8 +68,8 @@ class DatabasePersistence(BasePersistence[UserData, dict[Any, Any], dict[Any, An
         self._conversations: dict[str, ConversationDict] = {}
         self._loaded = False
         # what the table holds, as far as this process knows: a value equal to it is not written again
-        self._stored: dict[_Row, bytes] = {}
-        self._pending: dict[_Row, bytes | None] = {}  # None: delete the row
+        self._stored: dict[_Row, str] = {}
+        self._pending: dict[_Row, str | None] = {}  # None: delete the row
         self._batch: asyncio.Future[None] | None = None
         self._writing = asyncio.Lock()
 
@@ -96,7 +97,7 @@ class DatabasePersistence(BasePersistence[UserData, dict[Any, Any], dict[Any, An
         sessions = await self._database.sessions()
         user_data: dict[int, UserData] = {}
         conversations: dict[str, ConversationDict] = {}
-        stored: dict[_Row, bytes] = {}
+        stored: dict[_Row, str] = {}
         broken: list[_Row] = []
         async with sessions() as session:
             rows = (await session.scalars(select(ConversationState))).all()
@@ -104,7 +105,7 @@ class DatabasePersistence(BasePersistence[UserData, dict[Any, Any], dict[Any, An
             for row in rows:
                 key: _Row = (row.kind, row.name, row.key)
                 try:
-                    value = pickle.loads(row.value)  # our own rows, written by this class
+                    value = state_json.loads(row.data)
                     if row.kind == ConversationStateKind.USER_DATA:
                         if not isinstance(value, dict):
                             raise TypeError(f"user_data is a {type(value).__name__}")
@@ -115,7 +116,7 @@ class DatabasePersistence(BasePersistence[UserData, dict[Any, Any], dict[Any, An
                     logger.warning("dropping stored %s %s %s: it no longer loads (%r)", *key, error)
                     broken.append(key)
                     continue
-                stored[key] = bytes(row.value)
+                stored[key] = row.data
             lost_users = {
                 int(k) for kind, _, k in broken if kind == ConversationStateKind.USER_DATA and k.lstrip("-").isdigit()
             }
@@ -136,13 +137,13 @@ class DatabasePersistence(BasePersistence[UserData, dict[Any, Any], dict[Any, An
     # --- what changed (Application.update_persistence, every update_interval and at shutdown) ----------------
 
     async def update_user_data(self, user_id: int, data: UserData) -> None:
-        await self._stage(_user_row(user_id), pickle.dumps(data) if data else None)
+        await self._stage(_user_row(user_id), _encoded(data) if data else None)
 
     async def drop_user_data(self, user_id: int) -> None:
         await self._stage(_user_row(user_id), None)
 
     async def update_conversation(self, name: str, key: ConversationKey, new_state: object | None) -> None:
-        await self._stage(_conversation_row(name, key), None if new_state is None else pickle.dumps(new_state))
+        await self._stage(_conversation_row(name, key), None if new_state is None else _encoded(new_state))
 
     async def update_chat_data(self, chat_id: int, data: dict[Any, Any]) -> None:
         return None
@@ -175,8 +176,11 @@ class DatabasePersistence(BasePersistence[UserData, dict[Any, Any], dict[Any, An
 
     # --- writing --------------------------------------------------------------------------------------------
 
-    async def _stage(self, row: _Row, value: bytes | None) -> None:
+    async def _stage(self, row: _Row, value: str | _Unstorable | None) -> None:
         """Queue one row's new value (None: delete) and wait until this run's batch is written."""
+        if isinstance(value, _Unstorable):
+            logger.error("not storing %s %s %s: %s", *row, value.reason)
+            return  # the row keeps its last storable value
         current = self._pending[row] if row in self._pending else self._stored.get(row)
         if value == current:
             return  # unchanged, or empty and never stored: no query
@@ -209,12 +213,12 @@ class DatabasePersistence(BasePersistence[UserData, dict[Any, Any], dict[Any, An
                             continue
                         kind, name, key = row
                         insert = dialect.insert(ConversationState).values(
-                            kind=kind, name=name, key=key, value=value, updated_at=now
+                            kind=kind, name=name, key=key, data=value, updated_at=now
                         )
                         await session.execute(
                             insert.on_conflict_do_update(
                                 index_elements=["kind", "name", "key"],
-                                set_={"value": insert.excluded.value, "updated_at": insert.excluded.updated_at},
+                                set_={"data": insert.excluded.data, "updated_at": insert.excluded.updated_at},
                             )
                         )
                     await session.commit()
@@ -228,6 +232,20 @@ class DatabasePersistence(BasePersistence[UserData, dict[Any, Any], dict[Any, An
                     self._stored.pop(row, None)
                 else:
                     self._stored[row] = value
+
+
+class _Unstorable:
+    """A value `state_json` cannot store, and why."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+def _encoded(value: object) -> str | _Unstorable:
+    try:
+        return state_json.dumps(value)
+    except state_json.StateFormatError as error:
+        return _Unstorable(str(error))
 
 
 def _where(statement: Any, row: _Row) -> Any:

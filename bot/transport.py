@@ -369,6 +369,24 @@ class BotApiSimulator:
         """An Update carrying a service message in ``chat`` (``fields`` such as ``migrate_to_chat_id``)."""
         return self._user_update(fields, user=user, chat=chat)
 
+    def chat_member_update(self, chat: JSON, user: JSON, old_status: str, new_status: str, *, by: JSON) -> JSON:
+        """An Update telling that ``user``'s status in ``chat`` changed (e.g. "member" -> "left"), done ``by`` someone
+        (the user themselves when they leave; an admin when they remove them)."""
+
+        def member(status: str) -> JSON:
+            return {"status": status, "user": user, **_CHAT_MEMBER_FIELDS[status]}
+
+        with self._changed:
+            self._chats[chat["id"]] = chat
+            changed = {
+                "chat": chat,
+                "from": by,
+                "date": int(self._clock()),
+                "old_chat_member": member(old_status),
+                "new_chat_member": member(new_status),
+            }
+            return {"update_id": self._next_update_id(), "chat_member": changed}
+
     def user_document(
         self,
         content: bytes,

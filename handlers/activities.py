@@ -90,6 +90,7 @@ from bot.services.activities import (
     record_activity,
     set_announcement,
 )
+from bot.services.text_hygiene import parse_id
 from handlers import activities_texts as texts
 from handlers.common import caller_or_refuse, replan_soon, reply, sessions
 from handlers.formatting import escape
@@ -106,7 +107,8 @@ _KINDS = list(ActivityKind)
 _ALSO_KINDS = [kind for kind in ActivityKind if kind is not ActivityKind.OTHER]
 _DRAFT_KEY = "activities.new"
 _MINUTES_KEY = "activities.minutes"
-_ID_AND_REST = re.compile(r"\s*#?(\d{1,9})(?:\s+(.*?))?\s*", re.DOTALL)
+# An id is [0-9]{1,9} (as text_hygiene.parse_id): "²" or "١" is a mistyped id, answered with the usage.
+_ID_AND_REST = re.compile(r"\s*#?([0-9]{1,9})(?:\s+(.*?))?\s*", re.DOTALL)
 _GROUP_ANSWER = ForceReply(selective=True)
 
 _Problem = ActivityRefused | when.WhenError
@@ -435,9 +437,8 @@ async def _flow_press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> tup
 def _index(argument: str, prefix: str, size: int) -> int | None:
     """N from ``<prefix>.N`` when 0 <= N < size."""
     head, _, number = argument.partition(".")
-    if head != prefix or not number.isdigit() or int(number) >= size:
-        return None
-    return int(number)
+    index = parse_id(number) if head == prefix else None
+    return index if index is not None and index < size else None
 
 
 async def on_kind(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int | None:
@@ -623,7 +624,8 @@ async def on_party_group(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         return None
     query, draft, argument = press
     head, _, number = argument.partition(".")
-    name = draft.group_choices.get(int(number)) if head == "g" and number.isdigit() else None
+    group_id = parse_id(number) if head == "g" else None
+    name = draft.group_choices.get(group_id) if group_id is not None else None
     if name is None:
         await query.answer(texts.STALE_FLOW_BUTTON)
         return None

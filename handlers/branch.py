@@ -1,4 +1,5 @@
 """Branches and members in Telegram: /setup, /invite, joining by invite link, /members, /setrole, /group, /import.
+(/remove, /restore, claim links and leaving the group: handlers/membership.py.)
 
 Joining is a conversation (per person, named states); /cancel leaves it at any step::
 
@@ -8,9 +9,12 @@ Joining is a conversation (per person, named states); /cancel leaves it at any s
     STATUS ─▶ GROUP* ─▶ CONFIRM ─ 确认登记 ─▶ registered
     * skipped when the branch has no 党小组
 
+Joining through an invite makes a person at most 党员, also when they confirm a roster entry that names an office:
+the office comes from the 书记 (/setrole, or a claim link; handlers/membership.py).
+
 Roster import: /import ─▶ ROSTER_FILE ─ a .csv/.xlsx ─▶ imported; a file sent with the caption /import skips the
-first step; a rejected file keeps the conversation waiting for the corrected one. Conversation state lives in this
-process's memory: after a restart the person simply opens the link (or sends /import) again.
+first step; a rejected file keeps the conversation waiting for the corrected one. Both conversations are kept in
+the database across restarts (bot.persistence).
 """
 
 from __future__ import annotations
@@ -39,9 +43,10 @@ from bot.services import branches, roster
 from bot.services.access import Caller
 from bot.services.branches import BranchError
 from bot.services.roster import RosterError
+from bot.services.text_hygiene import parse_id
 from bot.services.when import format_when
 from handlers import branch_texts as texts
-from handlers.common import caller_or_refuse, is_private, reply, sessions
+from handlers.common import caller_or_refuse, is_private, reply, rollback_and_reply, sessions
 from handlers.formatting import escape, split_message
 from handlers.keyboards import Action, decode, encode
 
@@ -51,6 +56,7 @@ IMPORT_CAPTION = filters.CaptionRegex(r"^/import(@\w+)?(\s|$)")
 MEMBER_PATTERN = f"^{Action.MEMBER}:"
 JOIN_PATTERN = f"^{Action.JOIN}:"
 
+REVOKE = "revoke"  # /invite revoke
 SECRETARY_ONLY = frozenset({Role.SECRETARY})
 GROUP_MANAGERS = frozenset({Role.SECRETARY, Role.ORGANIZATION})
 ADMIN_STATUSES = frozenset({ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR})
@@ -149,21 +155,29 @@ async def chat_migrated(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
 
 
 async def invite(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/invite — a join link for the caller's branch (书记, 副书记, 组织委员)."""
-    now = datetime.now(UTC)
+    """/invite — a join link for the caller's branch; /invite revoke — every link of the branch stops working
+    (书记, 副书记, 组织委员)."""
+    now, args = datetime.now(UTC), [arg.lower() for arg in context.args or []]
+    message = cast(Message, update.effective_message)
     async with sessions(context)() as session:
         caller = await caller_or_refuse(update, session, texts.ACTION_INVITE, ORGANIZER_ROLES)
         if caller is None:
             return
-        link = await branches.create_invite(session, caller, now)
-    await cast(Message, update.effective_message).reply_text(
-        texts.INVITE_LINK.format(
-            branch=escape(caller.branch.name),
-            link=f"https://t.me/{context.bot.username}?start={JOIN_PREFIX}{link.token}",
-            expires=format_when(link.expires_at, branches.branch_time(caller.branch, now)),
-            uses=link.max_uses,
-        )
-    )
+        if args and args != [REVOKE]:
+            await rollback_and_reply(update, session, texts.INVITE_USAGE)
+            return
+        if args:
+            revoked = await branches.revoke_invites(session, caller, now)
+            text = texts.INVITE_REVOKED.format(count=revoked) if revoked else texts.INVITE_NONE_TO_REVOKE
+        else:
+            link = await branches.create_invite(session, caller, now)
+            text = texts.INVITE_LINK.format(
+                branch=escape(caller.branch.name),
+                link=f"https://t.me/{context.bot.username}?start={JOIN_PREFIX}{link.token}",
+                expires=format_when(link.expires_at, branches.branch_time(caller.branch, now)),
+                uses=link.max_uses,
+            )
+    await message.reply_text(text)
 
 
 # -- joining through an invite link ---------------------------------------------------------------------------------
@@ -227,10 +241,11 @@ async def _join_name(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     if entry is None:
         return await _ask_status(update, draft)
     draft.roster_member_id = entry.id
+    office = texts.JOIN_ROSTER_OFFICE.format(role=entry.role) if entry.role != Role.MEMBER else ""
     await _say(
         update,
         texts.JOIN_ROSTER_MATCH.format(
-            name=escape(entry.name), status=entry.status, group=escape(group or texts.NO_GROUP)
+            name=escape(entry.name), status=entry.status, group=escape(group or texts.NO_GROUP), office=office
         ),
         _keyboard(Action.JOIN, [[(texts.BUTTON_ROSTER_YES, f"l.{_YES}"), (texts.BUTTON_ROSTER_NO, f"l.{_NO}")]]),
     )
@@ -258,7 +273,8 @@ async def _join_status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> in
 async def _join_group(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     draft = _draft(context)
     choice = await _choice(update)
-    draft.group_id = int(choice) if choice.isdigit() and int(choice) in dict(draft.offer.groups) else None
+    group_id = parse_id(choice)
+    draft.group_id = group_id if group_id in dict(draft.offer.groups) else None
     return await _ask_confirm(update, draft)
 
 
@@ -353,6 +369,8 @@ async def members(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         )
     if not listing.groups:
         lines.append(texts.MEMBERS_EMPTY)
+    if listing.inactive:
+        lines.append(texts.MEMBERS_INACTIVE.format(count=listing.inactive))
     for chunk in split_message("\n".join(lines)):
         await cast(Message, update.effective_message).reply_text(chunk)
 
@@ -366,7 +384,7 @@ async def setrole(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     Ambiguous names get a button per person; making someone 书记 asks the 书记 to confirm first.
     """
     message, args = cast(Message, update.effective_message), context.args or []
-    replied = _replied_user(message)
+    replied = replied_user(message)
     if replied is not None and len(args) == 1:
         name, role_text = None, args[0]
     elif len(args) >= 2:
@@ -383,7 +401,7 @@ async def setrole(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             text, keyboard = texts.SETROLE_UNKNOWN_ROLE.format(role=escape(role_text), roles=ROLE_LIST), None
         else:
             role = Role(role_text)
-            targets = await _targets(session, caller, name, cast(User, replied))
+            targets = await named_members(session, caller, name, cast(User, replied))
             text, keyboard = await _setrole_step(session, caller, targets, name, role)
     await message.reply_text(text, reply_markup=keyboard)
 
@@ -396,8 +414,9 @@ async def member_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     button = decode(query.data)
     kind, _, rest = button.argument.partition(".") if button else ("", "", "")
     member_id, _, role_text = rest.partition(".")
-    picked = kind == "p" and member_id.isdigit() and role_text in _ROLE_VALUES
-    if not (picked or kind == "x" or (kind == "t" and member_id.isdigit())):
+    well_formed = parse_id(member_id) is not None  # then int(member_id) below is safe
+    picked = kind == "p" and well_formed and role_text in _ROLE_VALUES
+    if not (picked or kind == "x" or (kind == "t" and well_formed)):
         await query.answer(texts.MEMBER_BUTTON_STALE)
         return
     try:
@@ -424,7 +443,7 @@ async def _setrole_step(
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     """The next reply for /setrole once the role is known: a refusal, a choice, a confirmation, or done."""
     if not targets:
-        return _nobody(name), None
+        return nobody_named(name), None
     if len(targets) > 1:
         groups = {group.id: group.name for group in await branches.list_groups(session, caller.branch.id)}
 
@@ -458,7 +477,7 @@ async def _apply_role(session: AsyncSession, caller: Caller, member_id: int, rol
 async def group(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/group add 名称, /group set 姓名 名称 (or /group set 名称 in reply to the member's message) — 书记, 组织委员."""
     message, args = cast(Message, update.effective_message), context.args or []
-    replied = _replied_user(message)
+    replied = replied_user(message)
     now = datetime.now(UTC)
     async with sessions(context)() as session:
         caller = await caller_or_refuse(update, session, texts.ACTION_GROUP, GROUP_MANAGERS)
@@ -482,9 +501,9 @@ async def group(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def _group_set(
     session: AsyncSession, caller: Caller, name: str | None, replied: User | None, group_name: str, now: datetime
 ) -> str:
-    targets = await _targets(session, caller, name, replied)
+    targets = await named_members(session, caller, name, replied)
     if not targets:
-        return _nobody(name)
+        return nobody_named(name)
     if len(targets) > 1:
         return texts.GROUP_AMBIGUOUS.format(count=len(targets), name=escape(name or ""))
     member = await branches.assign_group(session, caller, targets[0].id, group_name, now)
@@ -568,7 +587,7 @@ async def _importer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Calle
 # -- shared pieces --------------------------------------------------------------------------------------------------
 
 
-async def _targets(session: AsyncSession, caller: Caller, name: str | None, replied: User | None) -> list[Member]:
+async def named_members(session: AsyncSession, caller: Caller, name: str | None, replied: User | None) -> list[Member]:
     """The members a command means: those with ``name``, or (name None) the author of the replied-to message."""
     if name is not None:
         return list(await branches.members_named(session, caller.branch.id, name))
@@ -576,12 +595,12 @@ async def _targets(session: AsyncSession, caller: Caller, name: str | None, repl
     return [member] if member is not None else []
 
 
-def _nobody(name: str | None) -> str:
+def nobody_named(name: str | None) -> str:
     """No member matched: by ``name``, or (None) the author of the replied-to message is not registered."""
     return texts.NO_SUCH_MEMBER.format(name=escape(name)) if name is not None else texts.REPLIED_NOT_MEMBER
 
 
-def _replied_user(message: Message) -> User | None:
+def replied_user(message: Message) -> User | None:
     """The person whose message this one replies to (not a bot, not a forum topic's opening message)."""
     replied = message.reply_to_message
     if replied is None or replied.from_user is None or replied.from_user.is_bot or replied.forum_topic_created:

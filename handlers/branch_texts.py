@@ -36,15 +36,24 @@ CHAT_MIGRATED = "本群已升级为超级群组，「{branch}」的绑定已随�
 
 INVITE_LINK = (
     "「{branch}」的邀请链接：\n{link}\n\n"
-    "有效期至 {expires}，最多 {uses} 人使用。请转发给本支部党员，打开链接后按提示登记。"
+    "有效期至 {expires}，最多 {uses} 人使用。请转发给本支部党员，打开链接后按提示登记。\n"
+    "通过邀请链接登记的均为党员；支委等职务请用 /setrole 设置，或用 /claimcode 姓名 生成认领链接。\n"
+    "链接外泄时，发送 /invite revoke 可作废本支部全部邀请链接。"
 )
+INVITE_USAGE = "用法：<code>/invite</code> 生成邀请链接；<code>/invite revoke</code> 作废本支部全部邀请链接。"
+INVITE_REVOKED = "已作废本支部 {count} 个邀请链接。需要时发送 /invite 生成新的链接。"
+INVITE_NONE_TO_REVOKE = "本支部没有仍然有效的邀请链接。需要时发送 /invite 生成新的链接。"
 
 # -- joining through an invite link -------------------------------------------------------------------------------
 
 JOIN_OPEN_IN_PRIVATE = "请在与我的私聊中打开邀请链接。"
 NAME_FIELD = "姓名"  # names the field in the name checks' refusals
 JOIN_WELCOME = "欢迎加入「{branch}」！\n请发送您的真实姓名（与党员名册一致，最多 20 个字）。"
-JOIN_ROSTER_MATCH = "支部名册中有：{name}（{status}，{group}）。这是您本人吗？"
+JOIN_ROSTER_MATCH = "支部名册中有：{name}（{status}，{group}）。这是您本人吗？{office}"
+JOIN_ROSTER_OFFICE = (
+    "\n\n名册中的职务是{role}。通过邀请链接登记后身份为党员；"
+    "职务需凭书记发给您的认领链接确认，或由书记用 /setrole 设置。"
+)
 JOIN_ASK_STATUS = "{name}，您好！请选择您的身份："
 JOIN_ASK_GROUP = "请选择您所在的党小组："
 JOIN_CONFIRM = "请确认登记信息：\n支部：{branch}\n姓名：{name}\n身份：{status}\n党小组：{group}"
@@ -66,6 +75,7 @@ MEMBERS_GROUP = "\n<b>{group}</b>"
 MEMBERS_LINE = "• {name} · {status} · {role}{unlinked}"
 MEMBERS_UNLINKED = "（未登记）"
 MEMBERS_EMPTY = "\n本支部还没有党员。发送 /invite 生成邀请链接。"
+MEMBERS_INACTIVE = "\n另有已移出 {count} 名（记录保留，书记可发送 /restore 姓名 恢复）。"
 
 # -- /setrole -----------------------------------------------------------------------------------------------------
 
@@ -111,3 +121,34 @@ IMPORT_REJECTED = "名册有以下问题，<b>没有导入任何人</b>。请修
 IMPORT_DONE = "已导入 {added} 名党员。{groups}\n他们打开邀请链接、填写与名册相同的姓名，即可完成登记。"
 IMPORT_GROUPS_CREATED = "新建党小组：{groups}。"
 IMPORT_CANCELLED = "已取消导入。"
+
+# -- member lifecycle: /remove, /restore, claim links (handlers/membership.py) -------------------------------------
+
+ACTION_REMOVE = "移出党员"
+ACTION_RESTORE = "恢复党员"
+ACTION_CLAIMCODE = "生成认领链接"
+
+REMOVE_USAGE = (
+    "用法：<code>/remove 姓名</code>，或在群里回复某人的消息发送 <code>/remove</code>。\n"
+    "移出后该党员不能再使用支部功能，出勤等记录全部保留。"
+)
+REMOVE_DONE = "已将{name}移出本支部，其出勤等记录全部保留。如需恢复，请发送 /restore {name}。"
+REMOVE_AMBIGUOUS = "本支部有 {count} 位「{name}」，请在群里回复其中一位的消息，发送 <code>/remove</code>。"
+RESTORE_USAGE = "用法：<code>/restore 姓名</code>，恢复已移出的党员（恢复后为党员，职务可用 /setrole 设置）。"
+RESTORE_NOBODY = "已移出的党员中没有「{name}」。请发送 /members 核对。"
+RESTORE_AMBIGUOUS = "已移出的党员中有 {count} 位「{name}」，请联系管理员处理。"
+RESTORE_DONE = "已恢复{name}，身份为党员。如需设置职务，请发送 /setrole {name} 职务。"
+
+CLAIM_USAGE = (
+    "用法：<code>/claimcode 姓名</code> — 为名册中尚未登记的党员生成一次性认领链接。"
+    "对方打开后即登记为名册中的本人，并保留名册中的职务。"
+)
+CLAIM_PRIVATE_ONLY = "认领链接可直接获得名册中的职务，请私聊我发送 /claimcode 姓名。"
+CLAIM_NOBODY = "名册中没有尚未登记的「{name}」。请发送 /members 核对姓名。"
+CLAIM_AMBIGUOUS = "名册中有 {count} 位尚未登记的「{name}」，请先在名册中把姓名改得可以区分。"
+CLAIM_LINK = (
+    "{name}（{role}）的认领链接：\n{link}\n\n"
+    "有效期至 {expires}，只能使用一次。请只发给{name}本人；再次生成会使这条链接失效。"
+)
+CLAIM_OPEN_IN_PRIVATE = "请在与我的私聊中打开认领链接。"
+CLAIM_DONE = "认领成功！您已登记为「{branch}」的{role}。\n发送 /help 查看可用命令。"

@@ -27,6 +27,7 @@ from bot.services import attendance
 from bot.services.access import AccessDenied
 from bot.services.attendance import Outcome, Result, checkin_window
 from bot.services.checkin_batch import Press
+from bot.services.text_hygiene import parse_id
 from bot.services.when import format_when
 from handlers import checkin_texts as texts
 from handlers.common import caller_or_refuse, checkins, is_private, rollback_and_reply, sessions
@@ -41,7 +42,6 @@ NOTE = 0  # conversation state: waiting for the optional leave note
 NOTE_TIMEOUT = timedelta(minutes=10)
 NOTE_LIMIT = 100  # characters; the column holds 200
 SKIP_NOTE = "-"  # the reason part of the 跳过 button's data
-MAX_ID_DIGITS = 9  # keeps a forged id inside PostgreSQL's integer
 _NOTE_FOR = "leave_note_activity_id"  # user_data: the activity whose leave the next text describes
 _OFF_WORDS = frozenset({"off", "关闭", "关"})
 _LEAVE_WORD = "请假"
@@ -189,7 +189,7 @@ async def leave_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
             text, keyboard = _reason_question(cast(Activity, result.activity), local_now)
             await message.reply_text(text, reply_markup=keyboard)
         case Outcome.LEAVE_RECORDED:
-            await message.reply_text(_leave_recorded(result, reason, note, local_now))
+            await message.reply_text(_leave_recorded(result, reason, result.note, local_now))
         case _:
             await message.reply_text(_leave_refusal(result, local_now))
 
@@ -200,7 +200,7 @@ async def leave_reason_button(update: Update, context: ContextTypes.DEFAULT_TYPE
     query = cast(CallbackQuery, update.callback_query)
     button = decode(query.data)
     id_text, _, reason_text = button.argument.partition(".") if button else ("", "", "")
-    activity_id = _parse_id(id_text)
+    activity_id = parse_id(id_text)
     if activity_id is None or reason_text not in {SKIP_NOTE, *LeaveReason}:
         await query.answer(texts.STALE_BUTTON, show_alert=True)
         return ConversationHandler.END
@@ -352,6 +352,8 @@ async def proxy_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     who = escape(cast(Member, result.member).name)
     if leave is None:
         await message.reply_text(texts.PROXY_PRESENT.format(name=who, title=title))
+    elif not is_private(update):  # a leave's reason and note are never posted to a group
+        await message.reply_text(texts.PROXY_LEAVE_IN_GROUP.format(name=who, title=title))
     else:
         reason = escape(_leave_detail(leave, note))
         await message.reply_text(texts.PROXY_LEAVE.format(name=who, reason=reason, title=title))
@@ -359,7 +361,7 @@ async def proxy_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
 
 def _proxy_request(args: Sequence[str]) -> tuple[int, str, LeaveReason | None, str | None] | None:
     """(activity id, name, leave reason or None for present, note) from the words after /proxy; None: unreadable."""
-    activity_id = _parse_id(args[0]) if len(args) >= 2 else None
+    activity_id = parse_id(args[0]) if len(args) >= 2 else None
     if activity_id is None or (len(args) > 2 and args[2] != _LEAVE_WORD):
         return None
     if len(args) == 2:
@@ -372,7 +374,7 @@ async def code_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     Private only: a code shown in the group would let members check in without being there."""
     message = cast(Message, update.effective_message)
     args = context.args or []
-    activity_id = _parse_id(args[0]) if args else None
+    activity_id = parse_id(args[0]) if args else None
     readable = len(args) == 1 or (len(args) == 2 and args[1].lower() in _OFF_WORDS)
     now = datetime.now(UTC)
     async with sessions(context).begin() as session:
@@ -401,10 +403,11 @@ async def code_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 
 
 async def attendance_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/attendance ID: 应到/实到/请假/缺席 with names, and the quorum where the kind has one."""
+    """/attendance ID: 应到/实到/请假/缺席 with names, and the quorum where the kind has one. Leave reasons and notes
+    are shown in a private chat only: in a group, counts and names."""
     message = cast(Message, update.effective_message)
     args = context.args or []
-    activity_id = _parse_id(args[0]) if len(args) == 1 else None
+    activity_id = parse_id(args[0]) if len(args) == 1 else None
     now = datetime.now(UTC)
     async with sessions(context).begin() as session:
         caller = await caller_or_refuse(update, session, texts.ACTION_ATTENDANCE, attendance.MANAGER_ROLES)
@@ -418,15 +421,15 @@ async def attendance_command(update: Update, context: ContextTypes.DEFAULT_TYPE)
     if result.outcome != Outcome.SUMMARY:
         await message.reply_text(_management_refusal(result, activity_id, "", local_now))
         return
-    for chunk in split_message(_summary_text(result, local_now)):
+    for chunk in split_message(_summary_text(result, local_now, with_reasons=is_private(update))):
         await message.reply_text(chunk)
 
 
-def _summary_text(result: Result, local_now: datetime) -> str:
+def _summary_text(result: Result, local_now: datetime, *, with_reasons: bool) -> str:
     summary = cast(attendance.AttendanceSummary, result.summary)
     leave_entries = [
         texts.LEAVE_ENTRY.format(name=escape(e.member.name), detail=escape(_leave_detail(e.reason, e.note)))
-        if e.reason or e.note
+        if with_reasons and (e.reason or e.note)
         else escape(e.member.name)
         for e in summary.on_leave
     ]
@@ -473,14 +476,10 @@ def _management_refusal(result: Result, activity_id: int | None, name: str, loca
 async def _pressed_activity(query: CallbackQuery, action: Action) -> int | None:
     """The activity a 签到/请假 button names; a stale or forged one is answered here and gives None."""
     button = decode(query.data)
-    activity_id = _parse_id(button.argument) if button is not None and button.action == action else None
+    activity_id = parse_id(button.argument) if button is not None and button.action == action else None
     if activity_id is None:
         await query.answer(texts.STALE_BUTTON, show_alert=True)
     return activity_id
-
-
-def _parse_id(text: str) -> int | None:
-    return int(text) if text.isdigit() and len(text) <= MAX_ID_DIGITS else None
 
 
 def _local(branch: Branch, now: datetime) -> datetime:

@@ -78,6 +78,7 @@ NO_SUCH_MEMBER = "本支部没有名叫「{name}」的党员，请核对姓名�
 SAME_NAME = "本支部有 {count} 位党员叫「{name}」，无法区分。请先在名册中把姓名改得可以区分（例如加上部门）。"
 PROXY_PRESENT = "已为 {name} 签到：{title}"
 PROXY_LEAVE = "已为 {name} 登记请假（{reason}）：{title}"
+PROXY_LEAVE_IN_GROUP = "已为 {name} 登记请假：{title}\n请假原因不在群里显示，可私聊我发送 /attendance 查看。"
 CODE_SET = (
     "签到码：<b>{code}</b>\n{title}\n\n"
     "请在会场展示。党员私聊我发送 <code>/checkin {code}</code> 即可签到（{opens} 至 {closes}）。"

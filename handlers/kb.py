@@ -5,14 +5,15 @@
     document + caption /kb [title]   upload it (works without the conversation, on any instance)
     /kb remove ID        remove one of this branch's documents
 
-An upload is size-checked before download, parsed off the event loop, and stored with its passages and an
-AuditLog row. Then the Answerer is rebuilt off the event loop, and "已添加" is sent only once the new index is in
-place, so the very next question is answered from the document. Other people's updates run meanwhile.
+An upload is size-checked before download, parsed in a child process with time and memory limits (off the event
+loop, with no transaction open: bot.services.untrusted_files), and stored with its passages and an AuditLog row,
+unless the branch would pass its passage cap. Then the Answerer is rebuilt off the event loop, and "已添加" is sent
+only once the new index is in place, so the very next question is answered from the document. Other people's
+updates run meanwhile.
 """
 
 from __future__ import annotations
 
-import asyncio
 import re
 from datetime import datetime, timedelta
 from typing import cast
@@ -25,14 +26,16 @@ from telegram.ext import CommandHandler, ContextTypes, ConversationHandler, Mess
 from bot.models import Role
 from bot.services.access import Caller
 from bot.services.audit import record_change
-from bot.services.knowledge_base import add_document, list_documents, remove_document
+from bot.services.knowledge_base import KnowledgeBaseFull, add_document, list_documents, remove_document
 from bot.services.progress import branch_timezone
+from bot.services.text_hygiene import parse_id
+from bot.services.untrusted_files import parse_document
 from bot.services.when import format_when
 from handlers import kb_texts as texts
 from handlers.common import caller_or_refuse, is_private, reply, rollback_and_reply, sessions
 from handlers.formatting import escape
 from handlers.qa import rebuild_answerer
-from knowledge.ingest import MAX_FILE_BYTES, IngestError, parse_bytes
+from knowledge.ingest import MAX_FILE_BYTES, IngestError
 
 KB_ROLES = frozenset({Role.SECRETARY, Role.ORGANIZATION})
 AWAITING_DOCUMENT = 0
@@ -61,8 +64,9 @@ async def kb_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     args = context.args or []
     if not args:
         return await _list(update, context)
-    if len(args) == 2 and args[0].lower() == "remove" and args[1].isdigit():
-        await _remove(update, context, int(args[1]))
+    document_id = parse_id(args[1]) if len(args) == 2 and args[0].lower() == "remove" else None
+    if document_id is not None:
+        await _remove(update, context, document_id)
     else:
         await reply(update, texts.KB_USAGE)
     return ConversationHandler.END
@@ -88,17 +92,21 @@ async def upload(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
         return ConversationHandler.END
     title = _CAPTION_COMMAND.sub("", message.caption or "").strip() or None
     try:
-        parsed = await asyncio.to_thread(parse_bytes, data, filename, title)
+        parsed = await parse_document(data, filename, title)  # in a child process, with time and memory limits
     except IngestError as problem:
         await reply(update, escape(str(problem)))
         return ConversationHandler.END
-    async with sessions(context)() as session:
-        # add_document commits: the audit row goes in with the document (its id is not known before).
-        detail = {"title": parsed.title, "passages": len(parsed.passages)}
-        record_change(session, AUDIT_ADD, caller=caller, target=filename[:100], detail=detail)
-        stored = await add_document(
-            session, parsed, filename, scope=caller.branch.id, added_by=caller.member.telegram_user_id
-        )
+    try:
+        async with sessions(context)() as session:
+            # add_document commits: the audit row goes in with the document (its id is not known before).
+            detail = {"title": parsed.title, "passages": len(parsed.passages)}
+            record_change(session, AUDIT_ADD, caller=caller, target=filename[:100], detail=detail)
+            stored = await add_document(
+                session, parsed, filename, scope=caller.branch.id, added_by=caller.member.telegram_user_id
+            )
+    except KnowledgeBaseFull as full:
+        await reply(update, texts.KB_FULL.format(limit=full.limit))
+        return ConversationHandler.END
     await rebuild_answerer(context.application)
     await reply(update, texts.KB_ADDED.format(title=escape(stored.title), passages=stored.passage_count, id=stored.id))
     return ConversationHandler.END

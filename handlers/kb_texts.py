@@ -19,6 +19,7 @@ KB_LIST_HINT = (
 KB_USAGE = "用法：<code>/kb</code> 查看资料；<code>/kb remove 编号</code> 删除本支部上传的资料。"
 KB_TOO_BIG = "文件超过 {limit} MB，请删去图片或拆分成几个文件后再上传。"
 KB_DOWNLOAD_FAILED = "没能从 Telegram 取到这个文件，请稍后重新发送。"
+KB_FULL = "本支部的资料已达上限（{limit} 段），请先用 <code>/kb remove 编号</code> 删除不再需要的资料，再上传。"
 KB_ADDED = "已添加《{title}》（{passages} 段，编号 {id}）。几秒钟后，本支部党员提问即可引用。"
 KB_REMOVED = "已删除《{title}》，问答不再引用。"
 KB_NOT_FOUND = "本支部没有编号为 {id} 的资料（共享资料不能在这里删除）。发送 /kb 查看编号。"

@@ -22,6 +22,7 @@ from telegram.ext import Application, ContextTypes, filters
 
 from bot.services.access import question_scope
 from bot.services.knowledge_base import build_answerer, documents_version
+from bot.update_order import detach_send
 from handlers import keyboards, texts
 from handlers.common import SESSIONS_KEY, sessions
 from handlers.formatting import escape, split_message
@@ -90,9 +91,11 @@ async def group_question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     username = context.bot.username
     question = re.sub(rf"@{re.escape(username)}\b", " ", message.text or "", flags=re.IGNORECASE)
     if not question.strip():
-        await _send(message, Reply([texts.MENTION_USAGE.format(username=escape(username))]))
-        return
-    await _answer_question(message, context, question)
+        reply = Reply([texts.MENTION_USAGE.format(username=escape(username))])
+    else:
+        reply = await _reply_to(message, context, question)
+    # A group takes 20 messages a minute: with a rate limiter the answer may wait, and not in this update's slot.
+    await detach_send(context, update, _send(message, reply))
 
 
 async def related_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -250,16 +253,18 @@ async def _acknowledge(query: CallbackQuery, note: str | None = None) -> None:
 
 
 async def _answer_question(message: Message, context: ContextTypes.DEFAULT_TYPE, question: str) -> None:
+    await _send(message, await _reply_to(message, context, question))
+
+
+async def _reply_to(message: Message, context: ContextTypes.DEFAULT_TYPE, question: str) -> Reply:
     question = question.strip()
     if not question:
-        reply = Reply([texts.EMPTY_QUESTION])
-    elif len(question) > MAX_QUESTION_CHARS:
-        reply = Reply([texts.QUESTION_TOO_LONG.format(limit=MAX_QUESTION_CHARS)])
-    else:
-        scope, version = await _scope_and_documents(context, message.from_user, message.chat)
-        await _keep_current(context, version)
-        reply = answer_reply(_answerer(context).answer(question, scope))
-    await _send(message, reply)
+        return Reply([texts.EMPTY_QUESTION])
+    if len(question) > MAX_QUESTION_CHARS:
+        return Reply([texts.QUESTION_TOO_LONG.format(limit=MAX_QUESTION_CHARS)])
+    scope, version = await _scope_and_documents(context, message.from_user, message.chat)
+    await _keep_current(context, version)
+    return answer_reply(_answerer(context).answer(question, scope))
 
 
 async def _send(message: Message, reply: Reply, *, quote: bool | None = None) -> None:

@@ -27,6 +27,7 @@ from bot.services.reminders import (
     set_theme_day_rule,
     snooze_reminder,
 )
+from bot.services.text_hygiene import parse_id
 from bot.services.theme_day import ThemeDay, ThemeDayRule, ThemeDayRuleError, calendar_covers, from_compact, move_text
 from bot.services.theme_day import parse_rule as parse_theme_day_rule
 from bot.services.when import WEEKDAY_NAMES, format_when
@@ -47,7 +48,6 @@ SNOOZE_PATTERN = f"^{Action.SNOOZE}:"
 THEMEDAY_ROLES = frozenset({Role.SECRETARY, Role.ORGANIZATION})
 SHOWN_THEME_DAYS = 3
 LISTED_PER_STATUS = 10
-MAX_ID_DIGITS = 9  # keeps a forged id inside PostgreSQL's integer
 
 
 # -- /themeday ----------------------------------------------------------------------------------------------------
@@ -191,14 +191,13 @@ async def snooze_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     """稍后提醒: send this reminder again in an hour; the button goes away once it worked."""
     query = cast(CallbackQuery, update.callback_query)
     button = decode(query.data)
-    if button is None or not button.argument.isdigit() or len(button.argument) > MAX_ID_DIGITS:
+    reminder_id = parse_id(button.argument) if button is not None else None
+    if reminder_id is None:
         await query.answer(texts.SNOOZE_NOT_FOUND, show_alert=True)
         return
     now = datetime.now(UTC)
     async with sessions(context)() as session:
-        result = await snooze_reminder(
-            session, int(button.argument), query.from_user.id, now=now, quiet=quiet_hours(context)
-        )
+        result = await snooze_reminder(session, reminder_id, query.from_user.id, now=now, quiet=quiet_hours(context))
         await session.commit()
     if result.outcome is not SnoozeOutcome.SNOOZED or result.due_at is None:
         notes = {

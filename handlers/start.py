@@ -1,7 +1,7 @@
 """/start, /help, and the answer to commands the bot does not know.
 
 An invite link (``/start join_<token>``) opened in a private chat belongs to the join flow (handlers/branch.py),
-which bot/app.py registers before /start.
+a claim link (``/start claim_<code>``) to handlers/membership.py; bot/app.py registers both before /start.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from bot.services.branches import mark_reachable
 from handlers import branch_texts, texts
 from handlers.branch import JOIN_PREFIX
 from handlers.common import is_private, sessions
+from handlers.membership import CLAIM_PREFIX
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -25,6 +26,9 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message = cast(Message, update.effective_message)
     if context.args and context.args[0].startswith(JOIN_PREFIX):
         await message.reply_text(branch_texts.JOIN_OPEN_IN_PRIVATE)
+        return
+    if context.args and context.args[0].startswith(CLAIM_PREFIX):
+        await message.reply_text(branch_texts.CLAIM_OPEN_IN_PRIVATE)
         return
     if is_private(update) and update.effective_user is not None:
         async with sessions(context).begin() as session:

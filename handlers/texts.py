@@ -30,7 +30,7 @@ HELP = (
     "/remind on|off — 开启或关闭提醒\n\n"
     "<b>书记、副书记、组织委员</b>\n"
     "/setup 支部名称 — 在群里创建支部（群管理员）\n"
-    "/invite — 生成入支部邀请链接\n"
+    "/invite — 生成入支部邀请链接；/invite revoke — 作废全部邀请链接\n"
     "/new — 安排活动，例如 <code>/new 支委会 明天下午3点 会议室 学习</code>\n"
     "/record — 补录已开过的活动\n"
     "/cancel 编号、/move 编号 新时间、/done 编号 纪要 — 取消、改期、记为已召开\n"
@@ -40,6 +40,8 @@ HELP = (
     "/export [2026Q4] — 导出台账\n"
     "/setrole 姓名 职务、/group — 设置职务、党小组（书记）\n"
     "/import — 导入党员名册（书记，私聊发送 .csv/.xlsx）\n"
+    "/claimcode 姓名 — 为名册中的支委生成一次性认领链接（书记，私聊）\n"
+    "/remove 姓名、/restore 姓名 — 移出党员（记录保留）、恢复（书记）\n"
     "/require — 查看或提高本支部的要求次数\n"
     "/themeday — 设置主题党日\n"
     "/reminders — 提醒发送情况\n"
@@ -85,6 +87,8 @@ STALE_BUTTON = "这个按钮已失效，请重新提问。"
 # -- errors -------------------------------------------------------------------------------------------------------
 
 SORRY = "抱歉，处理您的消息时出了点问题，请稍后再试。"
+# Said once per burst to someone (or a group) sending faster than the bot answers; the rest is ignored quietly.
+TRY_LATER = "消息有点多，请稍后再试。"
 
 # -- console mode (`partybot chat`, plain text) -------------------------------------------------------------------
 

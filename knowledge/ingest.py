@@ -5,11 +5,17 @@ Readers turn each format into lines; one splitter then follows Chinese official-
 records, for every passage, the chain of open headings. Text is kept exactly as written (only whitespace
 trimmed); normalisation for matching happens elsewhere. Every failure a user can cause is an ``IngestError``
 whose message is short, polite Chinese telling them what to do next.
+
+Uploads are untrusted, so every step is bounded: the file size, a zip's inflated size and ratio (checked before
+python-docx opens it, knowledge.zip_bounds), the number of lines, the number of passages, and the length of the
+title and of each heading; every pattern runs in linear time. The bot runs ``parse_bytes`` in a child process with
+a time and memory limit as well (bot.services.untrusted_files): pypdf, for one, has no time bound of its own.
 """
 
 from __future__ import annotations
 
 import io
+import itertools
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -21,9 +27,15 @@ from docx.table import Table
 from docx.text.paragraph import Paragraph
 from pypdf import PdfReader
 
+from knowledge.zip_bounds import MAX_UNCOMPRESSED_BYTES, ZipTooLarge, check_zip
+
 MAX_FILE_BYTES = 10 * 1024 * 1024
 SUPPORTED_SUFFIXES = (".md", ".txt", ".docx", ".pdf")
 MAX_PASSAGE_CHARS = 800
+MAX_PASSAGES = 2000
+MAX_LINES = 200_000
+MAX_TITLE_CHARS = 100
+MAX_HEADING_CHARS = 100
 
 _SUPPORTED_LIST = ".docx、.pdf、.txt 或 .md"
 _MSG_EMPTY = "文件是空的，没有可读取的文字。请检查文件内容后重新上传。"
@@ -37,6 +49,12 @@ _MSG_BAD_PDF = "无法打开这个 PDF 文件，可能已损坏。请重新导�
 _MSG_ENCRYPTED_PDF = "这个 PDF 设有密码，无法读取。请取消密码后重新上传。"
 _MSG_SCANNED_PDF = "这个 PDF 里没有可提取的文字，看起来是扫描件。请上传文字版（.docx 或 .txt）后再试。"
 _MSG_UNREADABLE = "无法读取这个文件，请确认文件存在且可以打开。"
+_MSG_DOCX_TOO_LARGE = (
+    f"这个 Word 文件解压后超过 {MAX_UNCOMPRESSED_BYTES // (1024 * 1024)} MB，请删去图片或拆分成几个文件后再上传。"
+)
+_MSG_TOO_LONG = f"文件内容太多（超过 {MAX_PASSAGES} 段），请拆分成几个文件后再上传。"
+# Shown by bot.services.untrusted_files when the child process runs out of time or memory.
+MSG_TOO_COMPLEX = "这个文件太复杂，没能在限定的时间和内存内读完。请删去图片、拆分成几个文件，或另存为 .txt 后再上传。"
 
 
 class IngestError(ValueError):
@@ -68,14 +86,18 @@ class _Line:
     plain: bool = False
 
 
-def parse_file(path: Path, title: str | None = None) -> ParsedDocument:
+def read_file(path: Path) -> bytes:
+    """The bytes of a file to parse, refused before reading when it is over MAX_FILE_BYTES."""
     try:
         if path.stat().st_size > MAX_FILE_BYTES:
             raise IngestError(_MSG_TOO_BIG)
-        data = path.read_bytes()
+        return path.read_bytes()
     except OSError as exc:
         raise IngestError(_MSG_UNREADABLE) from exc
-    return parse_bytes(data, path.name, title)
+
+
+def parse_file(path: Path, title: str | None = None) -> ParsedDocument:
+    return parse_bytes(read_file(path), path.name, title)
 
 
 def parse_bytes(data: bytes, filename: str, title: str | None = None) -> ParsedDocument:
@@ -103,11 +125,14 @@ def parse_bytes(data: bytes, filename: str, title: str | None = None) -> ParsedD
         raise IngestError(_MSG_EMPTY)
 
     title_index = _title_line_index(lines)
-    passages = tuple(_split_passages([line for i, line in enumerate(lines) if i != title_index]))
+    body = [line for i, line in enumerate(lines) if i != title_index]
+    passages = tuple(itertools.islice(_split_passages(body), MAX_PASSAGES + 1))
+    if len(passages) > MAX_PASSAGES:
+        raise IngestError(_MSG_TOO_LONG)
     chosen = (title or "").strip()
     if not chosen and title_index is not None:
         chosen = lines[title_index].text.strip()
-    return ParsedDocument(title=_clean_title(chosen) or name.stem, passages=passages)
+    return ParsedDocument(title=(_clean_title(chosen) or name.stem)[:MAX_TITLE_CHARS], passages=passages)
 
 
 # --- readers -------------------------------------------------------------------------------------------------
@@ -116,7 +141,9 @@ _GBK_FAMILY = frozenset({"gb2312", "gbk", "gb18030", "hz"})
 # Short Chinese text often scores equally well as Big5, CP949 or UTF-16; among near-equal candidates the
 # GBK family is what Chinese Windows software writes, so it wins the tie.
 _GBK_TIE_MARGIN = 0.1
-_MD_HEADING = re.compile(r"(#{1,6})[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*")
+# Only the prefix is matched: a pattern for the whole line, such as (#{1,6})[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*, tries
+# every split of a long run of spaces and takes quadratic time (20,000 spaces: 20 s).
+_MD_HEADING_PREFIX = re.compile(r"(#{1,6})[ \t]+(?=\S)")
 _MD_FENCE = re.compile(r"(```|~~~)")
 
 
@@ -153,20 +180,35 @@ def _decode_detected(data: bytes) -> str:
 
 
 def _read_text(data: bytes, *, markdown: bool) -> list[_Line]:
+    text = _decode(data)
+    if text.count("\n") > MAX_LINES:
+        raise IngestError(_MSG_TOO_LONG)
     lines: list[_Line] = []
     in_fence = False
-    for raw in _decode(data).splitlines():
+    for raw in text.splitlines():
         stripped = raw.strip()
         if not markdown:
             lines.append(_Line(raw))
         elif _MD_FENCE.match(stripped):
             in_fence = not in_fence
             lines.append(_Line(raw, plain=True))
-        elif not in_fence and (m := _MD_HEADING.fullmatch(stripped)):
-            lines.append(_Line(m.group(2), style_level=len(m.group(1))))
+        elif not in_fence and (heading := _markdown_heading(stripped)):
+            lines.append(heading)
         else:
             lines.append(_Line(raw, plain=in_fence))
     return lines
+
+
+def _markdown_heading(stripped: str) -> _Line | None:
+    """``## 标题 ##`` → a level-2 heading "标题": the # prefix, then the text without a closing run of #."""
+    prefix = _MD_HEADING_PREFIX.match(stripped)
+    if prefix is None:
+        return None
+    text = stripped[prefix.end() :]
+    unclosed = text.rstrip("#")
+    if unclosed != text and unclosed[-1:] in (" ", "\t"):  # "标题#后缀" keeps its #; "# #" is the heading "#"
+        text = unclosed.rstrip(" \t")
+    return _Line(text, style_level=len(prefix.group(1)))
 
 
 _WORD_HEADING_STYLE = re.compile(r"(?:heading|标题)\s*([1-9])", re.IGNORECASE)
@@ -174,12 +216,21 @@ _WORD_TITLE_STYLES = frozenset({"title", "标题"})
 
 
 def _read_docx(data: bytes) -> list[_Line]:
+    try:
+        check_zip(data)
+    except ZipTooLarge as exc:
+        raise IngestError(_MSG_DOCX_TOO_LARGE) from exc
+    except Exception as exc:  # not a zip at all
+        raise IngestError(_MSG_BAD_DOCX) from exc
     # python-docx surfaces corrupt or non-Word files as several unrelated exception types.
     try:
         document = docx.Document(io.BytesIO(data))
-        return list(_docx_lines(document.iter_inner_content()))
+        lines = list(itertools.islice(_docx_lines(document.iter_inner_content()), MAX_LINES + 1))
     except Exception as exc:
         raise IngestError(_MSG_BAD_DOCX) from exc
+    if len(lines) > MAX_LINES:
+        raise IngestError(_MSG_TOO_LONG)
+    return lines
 
 
 def _docx_lines(blocks: Iterator[Paragraph | Table]) -> Iterator[_Line]:
@@ -279,7 +330,7 @@ def _classify(line: _Line) -> _Heading | None:
     if line.plain or not text:
         return None
     if line.style_level is not None:
-        return _Heading(line.style_level, text, "")
+        return _Heading(line.style_level, text[:MAX_HEADING_CHARS], "")
     for level, pattern in _MARKERS:
         if m := pattern.match(text):
             return _split_heading(level if level is not None else _DI_LEVELS[m.group(1)], text, m.end())

@@ -159,7 +159,12 @@ async def load_facts(session: AsyncSession, branch_id: int, now: datetime) -> Br
     if branch is None:
         return None
     zone = branch_zone(branch.timezone)
-    members = (await session.scalars(select(Member).where(Member.branch_id == branch_id).order_by(Member.id))).all()
+    # Inactive members (removed, or gone from the group) are reminded of nothing and expected nowhere from now on.
+    members = (
+        await session.scalars(
+            select(Member).where(Member.branch_id == branch_id, Member.active.is_(True)).order_by(Member.id)
+        )
+    ).all()
     groups = (
         await session.scalars(select(PartyGroup).where(PartyGroup.branch_id == branch_id).order_by(PartyGroup.id))
     ).all()

@@ -65,6 +65,31 @@ def dimension_bomb_xlsx(rows: int = 3) -> bytes:
     return result.getvalue()
 
 
+def zip_bomb_xlsx(padding_bytes: int = ZIP_BOMB_XML_BYTES) -> bytes:
+    """A roster .xlsx whose sheet XML carries ``padding_bytes`` of blank space (a comment) that deflate packs
+    about 1000:1."""
+    workbook = openpyxl.Workbook()
+    workbook.active.append(["姓名"])
+    workbook.active.append(["王芳"])
+    plain = io.BytesIO()
+    workbook.save(plain)
+    source = zipfile.ZipFile(plain)
+    result = io.BytesIO()
+    with zipfile.ZipFile(result, "w", zipfile.ZIP_DEFLATED) as bomb:
+        for item in source.infolist():
+            if not item.filename.startswith("xl/worksheets/sheet"):
+                bomb.writestr(item, source.read(item.filename))
+                continue
+            head, _, tail = source.read(item.filename).partition(b"<sheetData>")
+            with bomb.open(item.filename, "w", force_zip64=True) as xml:
+                xml.write(head + b"<!--")
+                chunk = b" " * (1024 * 1024)
+                for _ in range(padding_bytes // len(chunk)):
+                    xml.write(chunk)
+                xml.write(b"--><sheetData>" + tail)
+    return result.getvalue()
+
+
 def quadratic_heading_md(spaces: int = 20_000) -> bytes:
     """A Markdown heading with a long run of spaces inside: a backtracking heading pattern tries every split."""
     return ("# 标题\n\n# 第" + " " * spaces + "x\n\n正文。\n").encode()

@@ -43,8 +43,10 @@ from bot.models import (
 )
 from bot.services import when
 from bot.services.access import Caller
+from bot.services.attendance import record_roster
 from bot.services.audit import record_change
 from bot.services.requirements import parse_kind
+from bot.services.text_hygiene import clean_line, clean_multiline
 
 # Roles that may manage some activities (the handlers' access check); which ones is decided here.
 MANAGER_ROLES = ORGANIZER_ROLES | {Role.GROUP_LEADER}
@@ -214,7 +216,7 @@ def _take_label(topic: str, label: str) -> tuple[str | None, str]:
 
 
 def _checked_text(text: str, limit: int, missing: Refusal | None, too_long: Refusal) -> str:
-    text = " ".join(text.split())
+    text = clean_line(text)
     if not text and missing is not None:
         raise ActivityRefused(missing)
     if len(text) > limit:
@@ -355,6 +357,8 @@ async def _insert(
     await session.flush()
     assert activity.id is not None
     session.add_all(ActivityKindLink(activity_id=activity.id, kind=kind.value) for kind in request.kinds)
+    if activity.status == ActivityStatus.HELD:  # 补录: who belonged to the branch is recorded with it
+        await record_roster(session, activity, now)
     _audit(session, actor, action, activity, now, _describe(activity, request.kinds))
     await session.commit()
     return _info(activity, request.kinds, actor.branch, group.name if group else None)
@@ -423,8 +427,9 @@ async def mark_held(
     actor, activity, kinds = await _managed(session, member_id, activity_id)
     _require_may_hold(activity, now)
     activity.status = ActivityStatus.HELD.value
+    await record_roster(session, activity, now)  # 应到 of the 台账 from now on: the roster of the meeting day
     if minutes is not None:
-        activity.minutes = minutes
+        activity.minutes = minutes = clean_multiline(minutes)
     if minutes_file_id is not None:
         activity.minutes_file_id = minutes_file_id
     detail = {"minutes_chars": len(minutes or ""), "minutes_file": minutes_file_id is not None}
@@ -485,7 +490,7 @@ def _require_may_hold(activity: Activity, now: datetime) -> None:
 async def _actor(session: AsyncSession, member_id: int) -> Caller:
     member = await session.get(Member, member_id)
     branch = await session.get(Branch, member.branch_id) if member is not None else None
-    if member is None or branch is None:
+    if member is None or branch is None or not member.active:  # removed, or left the group, since the flow began
         raise ActivityRefused(Refusal.KIND_NOT_ALLOWED)
     return Caller(member, branch)
 

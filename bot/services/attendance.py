@@ -7,6 +7,10 @@ check-in would double the busiest write path for no new information; leave reque
 check-in codes are audited. Recording a member's attendance also cancels their pending reminders of that activity
 (`reminders.drop_answered_reminders`): a "please check in" nudge must not follow a check-in.
 
+应到 and the quorum of an activity held are computed from the roster recorded when it was marked held
+(`record_roster`, called by bot.services.activities; `roster_of`), so the record of a meeting does not change when
+members later move away, join or are removed; an activity not held yet expects the branch's active members.
+
 Functions take the caller's ``Member`` (or ``Caller``) and an activity id, never read the clock (``now`` is passed
 in), do not commit (the caller's transaction does), and answer with a `Result` whose `Outcome` the handler turns
 into words.
@@ -32,6 +36,7 @@ from bot.models import (
     Activity,
     ActivityKind,
     ActivityKindLink,
+    ActivityRoster,
     ActivityStatus,
     Attendance,
     AttendanceMethod,
@@ -45,6 +50,7 @@ from bot.models import (
 from bot.services.access import Caller
 from bot.services.audit import record_change
 from bot.services.reminders import drop_answered_reminders
+from bot.services.text_hygiene import clean_line, clean_name
 
 MAX_CODE_FAILURES = 5
 CODE_DIGITS = 4
@@ -142,6 +148,7 @@ class Result:
     member: Member | None = None
     same_name: int = 0
     summary: AttendanceSummary | None = None
+    note: str | None = None  # a leave note as stored (text_hygiene.clean_line)
 
 
 # -- pure rules -----------------------------------------------------------------------------------------------------
@@ -166,6 +173,74 @@ def expected_members(kind: ActivityKind, members: Iterable[Member], party_group_
     if kind == ActivityKind.PARTY_GROUP_MEETING and party_group_id is not None:
         return [m for m in members if m.party_group_id == party_group_id]
     return list(members)
+
+
+def roster_when_held(activity: Activity, members: Iterable[Member]) -> list[Member]:
+    """Who of the branch's ``members`` belonged to it at ``activity``: not those who had left (were made inactive)
+    before it started, nor those who joined after its check-in closed — unless it was entered afterwards (补录),
+    when the roster entered before it is the best record there is."""
+    closes_at = checkin_window(activity).closes_at
+    return [
+        member
+        for member in members
+        if (member.active or (member.left_at is not None and member.left_at > activity.starts_at))
+        and (activity.recorded_after or member.joined_at <= closes_at)
+    ]
+
+
+async def record_roster(session: AsyncSession, activity: Activity, now: datetime) -> None:
+    """Keep who belonged to the branch when ``activity`` was held (`roster_when_held`), once: marking it held
+    again (new minutes) changes nothing. Called in the transaction that marks it held or records it."""
+    assert activity.id is not None
+    if activity.roster_recorded_at is not None:
+        return
+    activity.roster_recorded_at = now
+    members = await session.scalars(select(Member).where(Member.branch_id == activity.branch_id).order_by(Member.id))
+    session.add_all(
+        ActivityRoster(
+            activity_id=activity.id,
+            member_id=member.id,
+            status=member.status,
+            role=member.role,
+            party_group_id=member.party_group_id,
+        )
+        for member in roster_when_held(activity, members)
+    )
+
+
+async def held_rosters(session: AsyncSession, activities: Iterable[Activity]) -> dict[int, list[Member]]:
+    """The recorded roster of each of these activities that has one, by member id: the members as they were then
+    (detached copies carrying the status, role and 党小组 of that day; names are today's). A roster may be empty."""
+    wanted = [a.id for a in activities if a.id is not None and a.roster_recorded_at is not None]
+    if not wanted:
+        return {}
+    rows = await session.execute(
+        select(ActivityRoster, Member)
+        .join(Member, Member.id == ActivityRoster.member_id)
+        .where(ActivityRoster.activity_id.in_(wanted))
+        .order_by(ActivityRoster.activity_id, ActivityRoster.member_id)
+    )
+    rosters: dict[int, list[Member]] = {activity_id: [] for activity_id in wanted}
+    for entry, member in rows.all():
+        then = Member(**member.model_dump())  # a copy outside the session: changing it writes nothing
+        then.status, then.role, then.party_group_id = entry.status, entry.role, entry.party_group_id
+        rosters.setdefault(entry.activity_id, []).append(then)
+    return rosters
+
+
+async def current_roster(session: AsyncSession, branch_id: int) -> list[Member]:
+    """The branch's active members, by id: whom an activity not held yet expects."""
+    result = await session.scalars(
+        select(Member).where(Member.branch_id == branch_id, Member.active.is_(True)).order_by(Member.id)
+    )
+    return list(result)
+
+
+async def roster_of(session: AsyncSession, activity: Activity) -> list[Member]:
+    """The members ``activity`` is judged against: its recorded roster once held, else today's active members."""
+    assert activity.id is not None
+    recorded = (await held_rosters(session, [activity])).get(activity.id)
+    return recorded if recorded is not None else await current_roster(session, activity.branch_id)
 
 
 def quorum_checks(kinds: Iterable[ActivityKind], members: Sequence[Member], present_ids: set[int]) -> list[QuorumCheck]:
@@ -333,6 +408,7 @@ async def request_leave(
     now: datetime,
 ) -> Result:
     """Record the caller's leave (asking again replaces the reason); refused once they have checked in."""
+    note = _clean_note(note)
     activity = await _branch_activity(session, caller.member, activity_id)
     if (refusal := _leave_refusal(activity, now)) is not None:
         return refusal
@@ -357,11 +433,12 @@ async def request_leave(
     record_change(
         session, "attendance.leave", caller=caller, target=_target(activity), detail={"reason": reason, "note": note}
     )
-    return Result(Outcome.LEAVE_RECORDED, activity)
+    return Result(Outcome.LEAVE_RECORDED, activity, note=note)
 
 
 async def set_leave_note(session: AsyncSession, caller: Caller, activity_id: int, note: str) -> Result:
     """Add the optional note to the caller's leave (asked for after the reason)."""
+    note = _clean_note(note)
     changed = await session.execute(
         update(Attendance)
         .where(
@@ -379,6 +456,11 @@ async def set_leave_note(session: AsyncSession, caller: Caller, activity_id: int
     return Result(Outcome.NOTE_SAVED)
 
 
+def _clean_note(note: str | None) -> str | None:
+    """A leave note as stored: one line without control or format characters; None when nothing is left."""
+    return (clean_line(note) or None) if note is not None else None
+
+
 # -- organizers -----------------------------------------------------------------------------------------------------
 
 
@@ -394,6 +476,7 @@ async def proxy(
 ) -> Result:
     """代签/补签: an organizer records a member present (``leave=None``) or on leave, at any time, over any earlier
     entry; the audit row keeps what was there before."""
+    note, name = _clean_note(note), clean_name(name)
     activity = await _branch_activity(session, caller.member, activity_id)
     if (refusal := _management_refusal(activity, caller.member)) is not None:
         return refusal
@@ -436,9 +519,7 @@ async def attendance_summary(session: AsyncSession, caller: Caller, activity_id:
     if (refusal := _management_refusal(activity, caller.member, allow_cancelled=True)) is not None:
         return refusal
     assert activity is not None
-    members = list(
-        await session.scalars(select(Member).where(Member.branch_id == activity.branch_id).order_by(Member.id))
-    )
+    members = await roster_of(session, activity)
     rows = {
         row.member_id: row
         for row in await session.scalars(select(Attendance).where(Attendance.activity_id == activity.id))

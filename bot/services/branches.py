@@ -4,10 +4,16 @@ Every change commits in one transaction together with its AuditLog row. A refusa
 `BranchError` whose text is the Chinese answer. The invariants kept here: a Telegram group is bound to at most one
 branch, a person is registered in at most one branch, an invite admits at most ``max_uses`` people (one atomic
 ``UPDATE … WHERE uses < max_uses``), and a branch always has exactly one 书记 (the role moves, it is never dropped).
+
+Roles are given, never taken: joining through an invite makes a person at most 党员, also when they confirm an
+imported roster row that names an office (only the 书记's /setrole, or a claim link, bot.services.membership,
+gives an office). Invite tokens are stored as SHA-256 hashes; an officer who loses the office (demoted, handed
+the 书记 role over, moved, removed) loses the invite links they created with it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 from collections.abc import Sequence
@@ -16,11 +22,22 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, and_, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.models import Branch, Invite, Member, MemberStatus, PartyGroup, Reminder, ReminderStatus, Role
+from bot.models import (
+    ORGANIZER_ROLES,
+    Branch,
+    Invite,
+    Member,
+    MemberStatus,
+    PartyGroup,
+    Reminder,
+    ReminderStatus,
+    Role,
+)
+from bot.services import text_hygiene
 from bot.services.access import Caller, find_member
 from bot.services.audit import record_change
 
@@ -34,9 +51,10 @@ MAX_GROUP_NAME_CHARS = 20
 # --- Messages (Simplified Chinese, shown to the user as str(BranchError)) -----------------------------------------
 MSG_NAME_EMPTY = "请填写{what}。"
 MSG_NAME_TOO_LONG = "{what}最多 {limit} 个字，请写短一些。"
-MSG_NAME_BAD_CHARS = "{what}里不能有换行或特殊控制字符，请重新填写。"
+MSG_NAME_BAD_CHARS = "{what}里不能有换行，请写在一行里重新填写。"
 MSG_CHAT_BOUND = "本群已绑定「{branch}」，不能再创建新支部。发送 /members 可查看该支部名单。"
 MSG_ALREADY_REGISTERED = "您已经是「{branch}」的登记党员，一个人只能在一个支部登记。如需转到其他支部，请联系书记。"
+MSG_INACTIVE_REGISTERED = "您在「{branch}」的登记已停用，不能通过链接重新登记。如需恢复，请联系该支部书记。"
 MSG_JUST_REGISTERED = "您或本群刚刚已完成登记，请发送 /members 查看。"
 MSG_INVITE_INVALID = "邀请链接已失效，请向书记或组织委员索取新的链接。"
 MSG_ROSTER_TAKEN = "名册中的这条记录刚刚已被他人认领。请联系书记核实。"
@@ -52,12 +70,21 @@ MSG_NO_SUCH_BRANCH = "没有编号为 {branch_id} 的支部。"
 MSG_SAME_BRANCH = "{name}已在「{branch}」，无需转移。"
 MSG_MOVE_SECRETARY = "{name}是「{branch}」的书记，请先把书记移交给他人（/setrole 姓名 书记），再转移。"
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_SPACES = re.compile(r"\s+")
+_LINE_BREAK = re.compile(r"[\n\r\u2028\u2029]")
 
 
 class BranchError(Exception):
     """The change is refused; ``str(exc)`` is the Chinese explanation for the user."""
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedInvite:
+    """A join link just made: ``token`` exists only here (the database keeps its hash), so show it now."""
+
+    id: int
+    token: str
+    expires_at: datetime
+    max_uses: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,26 +106,34 @@ class GroupRoster:
 
 @dataclass(frozen=True, slots=True)
 class BranchRoster:
-    """A branch's member list: counts by status, then members by 党小组 (无党小组 last)."""
+    """A branch's active members: counts by status, then members by 党小组 (无党小组 last); and how many were
+    removed or left (kept on record, not listed)."""
 
     full: int
     probationary: int
     groups: tuple[GroupRoster, ...]
+    inactive: int = 0
 
 
 # --- small shared pieces -------------------------------------------------------------------------------------------
 
 
 def clean_name(text: str, what: str, limit: int) -> str:
-    """``text`` as a name (whitespace collapsed), or BranchError naming ``what`` (e.g. "姓名") if unusable."""
-    if _CONTROL.search(text.strip()):
+    """``text`` as a name (text_hygiene.clean_name: NFKC, control and format characters dropped, whitespace
+    collapsed), or BranchError naming ``what`` (e.g. "姓名") if unusable (a line break inside is a mistake)."""
+    if _LINE_BREAK.search(text.strip()):
         raise BranchError(MSG_NAME_BAD_CHARS.format(what=what))
-    name = _SPACES.sub(" ", text).strip()
+    name = text_hygiene.clean_name(text)
     if not name:
         raise BranchError(MSG_NAME_EMPTY.format(what=what))
     if len(name) > limit:
         raise BranchError(MSG_NAME_TOO_LONG.format(what=what, limit=limit))
     return name
+
+
+def hash_token(token: str) -> str:
+    """What is stored of a link's secret (invite token, claim code): its SHA-256, hex."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def branch_time(branch: Branch, moment: datetime) -> datetime:
@@ -154,7 +189,7 @@ async def setup_branch(
     bound = await session.scalar(select(Branch).where(Branch.chat_id == chat_id))
     if bound is not None:
         raise BranchError(MSG_CHAT_BOUND.format(branch=bound.name))
-    await _refuse_if_registered(session, telegram_user_id)
+    await refuse_if_registered(session, telegram_user_id)
     branch = Branch(name=name, chat_id=chat_id, created_at=now)
     session.add(branch)
     try:
@@ -178,20 +213,23 @@ async def setup_branch(
     return caller
 
 
-async def _refuse_if_registered(session: AsyncSession, telegram_user_id: int) -> None:
+async def refuse_if_registered(session: AsyncSession, telegram_user_id: int) -> None:
+    """BranchError if this person is registered already (an inactive registration too: only the 书记 restores)."""
     member = await find_member(session, telegram_user_id)
     if member is not None:
         branch = await session.get(Branch, member.branch_id)
-        raise BranchError(MSG_ALREADY_REGISTERED.format(branch=branch.name if branch else ""))
+        template = MSG_ALREADY_REGISTERED if member.active else MSG_INACTIVE_REGISTERED
+        raise BranchError(template.format(branch=branch.name if branch else ""))
 
 
 # --- invites and joining -------------------------------------------------------------------------------------------
 
 
-async def create_invite(session: AsyncSession, caller: Caller, now: datetime) -> Invite:
+async def create_invite(session: AsyncSession, caller: Caller, now: datetime) -> IssuedInvite:
     """A new join link for the caller's branch: valid for INVITE_LIFETIME, INVITE_MAX_USES people."""
+    token = secrets.token_urlsafe(INVITE_TOKEN_BYTES)
     invite = Invite(
-        token=secrets.token_urlsafe(INVITE_TOKEN_BYTES),
+        token_hash=hash_token(token),
         branch_id=caller.branch.id,
         created_by=caller.member.id,
         expires_at=now + INVITE_LIFETIME,
@@ -199,24 +237,33 @@ async def create_invite(session: AsyncSession, caller: Caller, now: datetime) ->
         created_at=now,
     )
     session.add(invite)
+    await session.flush()
+    assert invite.id is not None
     audit(
         session,
         "invite.create",
         now,
         caller=caller,
-        target=invite.token[:6],  # enough to tell links apart in the log without handing out a usable one
+        target=f"#{invite.id}",  # the log tells links apart by id; it never holds a usable token
         detail={"expires_at": invite.expires_at, "max_uses": invite.max_uses},
     )
     await session.commit()
-    return invite
+    return IssuedInvite(invite.id, token, invite.expires_at, invite.max_uses)
+
+
+def _usable_invite(token: str, now: datetime) -> ColumnElement[bool]:
+    return and_(
+        Invite.token_hash == hash_token(token),
+        Invite.uses < Invite.max_uses,
+        Invite.expires_at > now,
+        Invite.revoked_at.is_(None),
+    )
 
 
 async def open_invite(session: AsyncSession, token: str, telegram_user_id: int, now: datetime) -> JoinOffer:
     """What the invite ``token`` offers this person, or BranchError (already registered; link invalid)."""
-    await _refuse_if_registered(session, telegram_user_id)
-    invite = await session.scalar(
-        select(Invite).where(Invite.token == token, Invite.uses < Invite.max_uses, Invite.expires_at > now)
-    )
+    await refuse_if_registered(session, telegram_user_id)
+    invite = await session.scalar(select(Invite).where(_usable_invite(token, now)))
     branch = await session.get(Branch, invite.branch_id) if invite is not None else None
     if invite is None or branch is None:
         raise BranchError(MSG_INVITE_INVALID)
@@ -224,11 +271,47 @@ async def open_invite(session: AsyncSession, token: str, telegram_user_id: int, 
     return JoinOffer(branch.id, branch.name, tuple((group.id, group.name) for group in groups if group.id is not None))
 
 
+async def revoke_invites(session: AsyncSession, caller: Caller, now: datetime) -> int:
+    """/invite revoke: every join link of the caller's branch that could still be used stops working; how many."""
+    revoked = await session.execute(
+        update(Invite)
+        .where(
+            Invite.branch_id == caller.branch.id,
+            Invite.revoked_at.is_(None),
+            Invite.expires_at > now,
+            Invite.uses < Invite.max_uses,
+        )
+        .values(revoked_at=now)
+        .returning(Invite.id)
+        .execution_options(synchronize_session=False)
+    )
+    ids = sorted(revoked.scalars().all())
+    audit(session, "invite.revoke", now, caller=caller, detail={"invites": ids})
+    await session.commit()
+    return len(ids)
+
+
+async def revoke_invites_of(session: AsyncSession, member_ids: Sequence[int], now: datetime) -> None:
+    """The links these members created stop working (they lost the office that let them invite); no commit."""
+    if member_ids:
+        await session.execute(
+            update(Invite)
+            .where(Invite.created_by.in_(member_ids), Invite.revoked_at.is_(None))
+            .values(revoked_at=now)
+            .execution_options(synchronize_session=False)
+        )
+
+
 async def find_roster_entry(session: AsyncSession, branch_id: int, name: str) -> Member | None:
-    """A member of the branch with this name, imported from a roster and not yet linked to a Telegram user."""
+    """An active member of the branch with this name, imported from a roster and not yet linked to a Telegram user."""
     return await session.scalar(
         select(Member)
-        .where(Member.branch_id == branch_id, Member.name == name, Member.telegram_user_id.is_(None))
+        .where(
+            Member.branch_id == branch_id,
+            Member.name == name,
+            Member.telegram_user_id.is_(None),
+            Member.active.is_(True),
+        )
         .order_by(Member.id)
         .limit(1)
     )
@@ -247,23 +330,30 @@ async def join_branch(
 ) -> Caller:
     """Register through an invite: a new 党员, or (``roster_member_id``) the roster entry the person confirmed.
 
+    Whatever office the roster entry names, the person joins as 党员: typing a name proves nothing. The entry's
+    office goes on record in the audit log, for the 书记 to give with /setrole or a claim link.
+
     The invite's use is taken first with one conditional UPDATE, so concurrent joins can never exceed
     ``max_uses``; any later refusal rolls the use back with everything else.
     """
     claimed = await session.execute(
         update(Invite)
-        .where(Invite.token == token, Invite.uses < Invite.max_uses, Invite.expires_at > now)
+        .where(_usable_invite(token, now))
         .values(uses=Invite.uses + 1)
-        .returning(Invite.branch_id)
+        .returning(Invite.id, Invite.branch_id)
         .execution_options(synchronize_session=False)
     )
-    branch_id = claimed.scalar_one_or_none()
-    if branch_id is None:
+    used = claimed.one_or_none()
+    if used is None:
         await session.rollback()
         raise BranchError(MSG_INVITE_INVALID)
+    invite_id, branch_id = used
+    imported_role: str | None = None
     try:
         if roster_member_id is not None:
             member = await _link_roster_entry(session, branch_id, roster_member_id, telegram_user_id)
+            if member.role != Role.MEMBER:
+                imported_role, member.role = member.role, Role.MEMBER.value
         else:
             member = Member(
                 branch_id=branch_id,
@@ -291,7 +381,11 @@ async def join_branch(
         now,
         caller=caller,
         target=member.name,
-        detail={"invite": token[:6], "linked_roster_entry": roster_member_id is not None},
+        detail={
+            "invite": invite_id,
+            "linked_roster_entry": roster_member_id is not None,
+            "imported_role": imported_role,
+        },
     )
     await session.commit()
     return caller
@@ -300,8 +394,13 @@ async def join_branch(
 async def _link_roster_entry(session: AsyncSession, branch_id: int, member_id: int, telegram_user_id: int) -> Member:
     linked = await session.scalar(
         update(Member)
-        .where(Member.id == member_id, Member.branch_id == branch_id, Member.telegram_user_id.is_(None))
-        .values(telegram_user_id=telegram_user_id)
+        .where(
+            Member.id == member_id,
+            Member.branch_id == branch_id,
+            Member.telegram_user_id.is_(None),
+            Member.active.is_(True),
+        )
+        .values(telegram_user_id=telegram_user_id, claim_code_hash=None, claim_code_expires_at=None)
         .returning(Member.id)
         .execution_options(synchronize_session=False)
     )
@@ -368,8 +467,9 @@ async def list_groups(session: AsyncSession, branch_id: int) -> Sequence[PartyGr
 
 
 async def branch_roster(session: AsyncSession, branch_id: int) -> BranchRoster:
-    """Counts by status, then members by 党小组 in creation order, 无党小组 last; committee roles first."""
-    members = (await session.scalars(select(Member).where(Member.branch_id == branch_id).order_by(Member.id))).all()
+    """Counts by status, then active members by 党小组 in creation order, 无党小组 last; committee roles first."""
+    everyone = (await session.scalars(select(Member).where(Member.branch_id == branch_id).order_by(Member.id))).all()
+    members = [member for member in everyone if member.active]
     role_rank = {role.value: rank for rank, role in enumerate(Role)}
     by_group: dict[int | None, list[Member]] = {}
     for member in sorted(members, key=lambda m: role_rank.get(m.role, len(role_rank))):
@@ -385,6 +485,7 @@ async def branch_roster(session: AsyncSession, branch_id: int) -> BranchRoster:
         full=sum(member.status == MemberStatus.FULL for member in members),
         probationary=sum(member.status == MemberStatus.PROBATIONARY for member in members),
         groups=tuple(groups),
+        inactive=len(everyone) - len(members),
     )
 
 
@@ -399,18 +500,23 @@ async def list_branches(session: AsyncSession) -> list[tuple[Branch, int]]:
     return [(branch, count) for branch, count in (await session.execute(counts)).all()]
 
 
-async def members_named(session: AsyncSession, branch_id: int, name: str) -> Sequence[Member]:
-    """Members of the branch with exactly this name (several when names repeat)."""
+async def members_named(session: AsyncSession, branch_id: int, name: str, *, active: bool = True) -> Sequence[Member]:
+    """Active (or, ``active=False``, removed) members of the branch with exactly this name (several when names
+    repeat)."""
     result = await session.scalars(
-        select(Member).where(Member.branch_id == branch_id, Member.name == name.strip()).order_by(Member.id)
+        select(Member)
+        .where(Member.branch_id == branch_id, Member.name == text_hygiene.clean_name(name), Member.active.is_(active))
+        .order_by(Member.id)
     )
     return result.all()
 
 
 async def member_by_telegram_id(session: AsyncSession, branch_id: int, telegram_user_id: int) -> Member | None:
-    """The member of this branch behind a Telegram user (e.g. the author of a replied-to message)."""
+    """The active member of this branch behind a Telegram user (e.g. the author of a replied-to message)."""
     return await session.scalar(
-        select(Member).where(Member.branch_id == branch_id, Member.telegram_user_id == telegram_user_id)
+        select(Member).where(
+            Member.branch_id == branch_id, Member.telegram_user_id == telegram_user_id, Member.active.is_(True)
+        )
     )
 
 
@@ -428,21 +534,34 @@ async def set_role(
     """Give a member of the caller's branch ``role``; returns the member and their previous role.
 
     Making someone 书记 moves the role: every other 书记 of the branch becomes 党员 in the same transaction
-    (confirm with the user first); taking it away otherwise is refused.
+    (confirm with the user first); taking it away otherwise is refused. Whoever loses the right to invite loses
+    the invite links they made, at once; a 书记 handing over also voids the claim links still outstanding.
     """
     member = await branch_member(session, caller, member_id)
     previous = Role(member.role)
+    if not member.active:
+        raise BranchError(MSG_NOT_IN_BRANCH)
     if previous == role:
         raise BranchError(MSG_SAME_ROLE.format(name=member.name, role=role.value))
     if previous == Role.SECRETARY:
         raise BranchError(MSG_SECRETARY_STAYS)
     if role == Role.SECRETARY:
-        await session.execute(
+        handed_over = await session.execute(
             update(Member)
             .where(Member.branch_id == caller.branch.id, Member.role == Role.SECRETARY.value)
             .values(role=Role.MEMBER.value)
+            .returning(Member.id)
             .execution_options(synchronize_session="fetch")
         )
+        await revoke_invites_of(session, list(handed_over.scalars().all()), now)
+        await session.execute(
+            update(Member)
+            .where(Member.branch_id == caller.branch.id, Member.claim_code_hash.is_not(None))
+            .values(claim_code_hash=None, claim_code_expires_at=None)
+            .execution_options(synchronize_session="fetch")
+        )
+    elif previous in ORGANIZER_ROLES and role not in ORGANIZER_ROLES:
+        await revoke_invites_of(session, [member_id], now)
     member.role = role.value
     audit(
         session,
@@ -482,7 +601,7 @@ async def add_group(session: AsyncSession, caller: Caller, name: str, now: datet
 async def assign_group(session: AsyncSession, caller: Caller, member_id: int, group: str, now: datetime) -> Member:
     """Put a member of the caller's branch into the 党小组 named ``group``."""
     member = await branch_member(session, caller, member_id)
-    name = group.strip()
+    name = text_hygiene.clean_name(group)  # as stored by add_group
     party_group = await session.scalar(
         select(PartyGroup).where(PartyGroup.branch_id == caller.branch.id, PartyGroup.name == name)
     )
@@ -530,6 +649,7 @@ async def move_member(
         raise BranchError(MSG_MOVE_SECRETARY.format(name=member.name, branch=source.name))
     detail = {"member_id": member.id, "from_branch": source.id, "to_branch": target.id, "role": member.role}
     member.branch_id, member.role, member.party_group_id = target.id, Role.MEMBER.value, None
+    await revoke_invites_of(session, [member_id], now)
     audit(session, "member.move", now, caller=caller, branch_id=source.id, target=member.name, detail=detail)
     await session.commit()
     return member

@@ -1,7 +1,9 @@
 """The uploaded knowledge base: store parsed documents, list and remove them, and build the Answerer.
 
 Stored passages get the key ``kb<document id>-<position>`` and the document's branch as their scope; the Answerer
-searches them together with the curated knowledge in knowledge/docs.
+searches them together with the curated knowledge in knowledge/docs. Titles, headings and passages are stored
+scrubbed (bot.services.text_hygiene), and each branch (and the shared scope) holds at most MAX_BRANCH_PASSAGES
+passages: every instance indexes every stored passage at start.
 """
 
 from __future__ import annotations
@@ -14,12 +16,23 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.models import Document, DocumentPassage
+from bot.services.text_hygiene import clean_line, clean_multiline
 from knowledge.answer import Answerer
 from knowledge.curated import load_curated
 from knowledge.passage import Passage
 
 if TYPE_CHECKING:
     from knowledge.ingest import ParsedDocument
+
+MAX_BRANCH_PASSAGES = 10_000
+
+
+class KnowledgeBaseFull(Exception):
+    """Storing the document would take its scope past MAX_BRANCH_PASSAGES; nothing was stored."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"more than {limit} passages")
+        self.limit = limit
 
 
 async def add_document(
@@ -30,11 +43,23 @@ async def add_document(
     scope: int | None = None,
     added_by: int | None = None,
 ) -> Document:
-    """Store a document and all its passages in one transaction; positions count from 1."""
+    """Store a document and all its passages in one transaction; positions count from 1.
+
+    KnowledgeBaseFull (nothing stored) when its scope would hold more than MAX_BRANCH_PASSAGES passages.
+    """
+    from knowledge.ingest import MAX_TITLE_CHARS
+
     if not parsed.passages:
         raise ValueError("a document needs at least one passage")
+    held = await session.scalar(
+        select(func.coalesce(func.sum(Document.passage_count), 0)).where(
+            Document.scope_branch_id.is_(None) if scope is None else Document.scope_branch_id == scope  # type: ignore[union-attr]
+        )
+    )
+    if int(held or 0) + len(parsed.passages) > MAX_BRANCH_PASSAGES:
+        raise KnowledgeBaseFull(MAX_BRANCH_PASSAGES)
     document = Document(
-        title=parsed.title,
+        title=clean_line(parsed.title)[:MAX_TITLE_CHARS] or clean_line(filename)[:MAX_TITLE_CHARS],
         filename=filename,
         scope_branch_id=scope,
         added_by=added_by,
@@ -47,8 +72,8 @@ async def add_document(
         DocumentPassage(
             document_id=document.id,
             position=position,
-            heading_path=json.dumps(list(passage.heading_path), ensure_ascii=False),
-            text=passage.text,
+            heading_path=json.dumps([clean_line(heading) for heading in passage.heading_path], ensure_ascii=False),
+            text=clean_multiline(passage.text),
         )
         for position, passage in enumerate(parsed.passages, start=1)
     )

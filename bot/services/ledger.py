@@ -3,9 +3,11 @@
 Periods are written ``2026Q4``, ``2026-11`` or ``2026`` and are the branch's local calendar periods.
 
 Attendance per activity: 应到 are the members bot.services.attendance.expected_members names (the rule /attendance
-uses); 实到 and 请假 are the attendance rows marked present or on leave (whoever they are: a member who has since
-moved branch still shows); 缺席 are, for a held activity, the expected members with no row, plus anyone marked
-absent.
+uses) from the roster the activity is judged against — for a held activity the roster recorded when it was marked
+held (bot.models.ActivityRoster), so later moves, joins and removals do not rewrite it; for one not held yet the
+branch's active members. 实到 and 请假 are the attendance rows marked present or on leave (whoever they are: a
+member who has since moved branch still shows); 缺席 are, for a held activity, the expected members with no row,
+plus anyone marked absent.
 
 The XLSX has a 汇总 sheet (each requirement per period with the branch's local minimums, then counts per kind)
 and one sheet per activity kind; an activity of several kinds is listed on each of its kinds' sheets. The CSV is
@@ -42,7 +44,7 @@ from bot.models import (
     Branch,
     Member,
 )
-from bot.services.attendance import expected_members
+from bot.services.attendance import current_roster, expected_members, held_rosters
 from bot.services.progress import branch_requirements, branch_timezone, held_activity, party_groups, utc_bounds
 from bot.services.requirements import (
     HeldActivity,
@@ -52,6 +54,7 @@ from bot.services.requirements import (
     period_bounds,
     period_label,
 )
+from bot.services.text_hygiene import export_cell
 from bot.services.when import WEEKDAY_NAMES
 
 # --- texts of the exported document ------------------------------------------------------------------------------
@@ -219,7 +222,7 @@ async def load_ledger(session: AsyncSession, branch_id: int, period: LedgerPerio
     today = now.astimezone(zone).date()
     if period is None:
         period = LedgerPeriod.containing(Period.QUARTER, today)
-    members = list(await session.scalars(select(Member).where(Member.branch_id == branch_id).order_by(Member.id)))
+    members = await current_roster(session, branch_id)
     groups = await party_groups(session, branch_id)
     requirements = await branch_requirements(session, branch_id)
 
@@ -257,7 +260,8 @@ async def load_ledger(session: AsyncSession, branch_id: int, period: LedgerPerio
                 party_group=groups.get(activity.party_group_id, "") if activity.party_group_id else "",
                 expected=0,
             )
-    await _fill_attendance(session, branch_id, utc_bounds(period.start, period.end, zone), rows, members)
+    rosters = await held_rosters(session, [row.activity for row in rows.values()])
+    await _fill_attendance(session, branch_id, utc_bounds(period.start, period.end, zone), rows, members, rosters)
     return Ledger(
         branch_name=branch.name,
         period=period,
@@ -272,7 +276,10 @@ async def _fill_attendance(
     between: tuple[datetime, datetime],
     rows: dict[int, LedgerRow],
     members: Sequence[Member],
+    rosters: dict[int, list[Member]],
 ) -> None:
+    """Names and counts of each row; ``rosters`` (held activities' recorded rosters) take the place of
+    ``members`` (today's) where there is one."""
     since, until = between
     result = await session.execute(
         select(
@@ -300,7 +307,8 @@ async def _fill_attendance(
         else:
             marked_absent[activity_id].append((member_id, name))
     for activity_id, row in rows.items():
-        expected = expected_members(ActivityKind(row.activity.kind), members, row.activity.party_group_id)
+        roster = rosters.get(activity_id, members)
+        expected = expected_members(ActivityKind(row.activity.kind), roster, row.activity.party_group_id)
         row.expected = len(expected)
         if row.held:
             unrecorded = [(m.id or 0, m.name) for m in expected if m.id not in recorded[activity_id]]
@@ -398,9 +406,12 @@ def _append_header(sheet: WriteOnlyWorksheet, headers: Iterable[str]) -> None:
 
 
 def _append(sheet: WriteOnlyWorksheet, values: Iterable[str | int]) -> None:
-    """A data row; text starting with "=" stays text (openpyxl would store it as a formula)."""
+    """A data row; text is scrubbed (text_hygiene.export_cell: old rows may hold characters XLSX refuses), and
+    text starting with "=" stays text (openpyxl would store it as a formula)."""
     cells: list[object] = []
     for value in values:
+        if isinstance(value, str):
+            value = export_cell(value)
         if isinstance(value, str) and value.startswith("="):
             cell = WriteOnlyCell(sheet, value=value)
             cell.data_type = "s"
@@ -432,8 +443,12 @@ def ledger_xlsx(ledger: Ledger) -> bytes:
 
 
 def _csv_cell(value: str | int) -> str | int:
-    """OWASP's CSV-injection advice: text Excel would run as a formula gets a leading apostrophe."""
-    return f"'{value}" if isinstance(value, str) and value.startswith(_CSV_FORMULA_START) else value
+    """Scrubbed text (as in the XLSX); and OWASP's CSV-injection advice: text Excel would run as a formula gets a
+    leading apostrophe."""
+    if not isinstance(value, str):
+        return value
+    value = export_cell(value)
+    return f"'{value}" if value.startswith(_CSV_FORMULA_START) else value
 
 
 def ledger_csv(ledger: Ledger) -> bytes:

@@ -205,7 +205,12 @@ async def snooze_reminder(
     if original is None or original.member_id is None:
         return SnoozeResult(SnoozeOutcome.NOT_FOUND)
     member = await session.get(Member, original.member_id)
-    if member is None or member.telegram_user_id != telegram_user_id or original.chat_id != telegram_user_id:
+    if (
+        member is None
+        or not member.active
+        or member.telegram_user_id != telegram_user_id
+        or original.chat_id != telegram_user_id
+    ):
         return SnoozeResult(SnoozeOutcome.NOT_FOUND)
     branch = await session.get(Branch, original.branch_id)
     zone = branch_zone(branch.timezone if branch else None)

@@ -28,7 +28,7 @@ from bot.models import (
 )
 from bot.services import branches
 from bot.services.access import Caller, authorize
-from bot.services.branches import BranchError
+from bot.services.branches import BranchError, hash_token
 from tests.branch.conftest import NOW, count_rows
 from tests.telegram.helpers import ALICE, BOB, GROUP
 
@@ -128,7 +128,7 @@ async def test_invite_is_random_short_and_limited(sessions: async_sessionmaker[A
         second = await branches.create_invite(session, branch, NOW)
     assert re.fullmatch(r"[A-Za-z0-9_-]{22}", first.token) and first.token != second.token
     assert len(f"join_{first.token}") <= 64
-    assert first.expires_at == NOW + timedelta(days=7) and (first.max_uses, first.uses) == (50, 0)
+    assert first.expires_at == NOW + timedelta(days=7) and first.max_uses == 50
     assert await audit_actions(sessions) == ["branch.setup", "invite.create", "invite.create"]
 
 
@@ -158,7 +158,7 @@ async def test_invalid_invites_are_refused(
     if "expires_at" in changes:
         await new_invite(sessions, branch)  # a valid one exists too; the expired one must still be refused
         async with sessions() as session:
-            await session.execute(update(Invite).where(Invite.token == token).values(**changes))
+            await session.execute(update(Invite).where(Invite.token_hash == hash_token(token)).values(**changes))
             await session.commit()
     if "token" in changes:
         token = str(changes["token"])
@@ -212,7 +212,8 @@ async def test_join_links_the_roster_entry_instead_of_a_duplicate(
     assert entry is not None and entry.id == imported.id
     joined = await join(sessions, token, BOB["id"], "王芳", roster_member_id=imported.id)
     assert joined.member.id == imported.id and joined.member.telegram_user_id == BOB["id"]
-    assert joined.member.role == "组织委员"  # what the roster said stays
+    assert joined.member.role == "党员"  # an office named in the roster is given by the 书记, not by typing a name
+    assert joined.member.party_group_id == group.id  # the rest of what the roster said stays
     assert await count_rows(sessions, Member) == 2
     async with sessions() as session:
         assert await branches.find_roster_entry(session, branch.branch.id, "王芳") is None

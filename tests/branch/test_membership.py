@@ -18,7 +18,7 @@ from telegram import Update
 from bot.app import ALLOWED_UPDATES
 from bot.db import ALEMBIC_INI, make_engine, open_database
 from bot.models import Activity, ActivityKind, ActivityKindLink, Attendance, AuditLog, Invite, Member, Role
-from bot.services import branches
+from bot.services import branches, membership
 from bot.services.access import INACTIVE, Caller
 from bot.transport import ApiCall, make_user
 from handlers import branch_texts
@@ -98,7 +98,9 @@ async def test_self_claim_through_an_invite_gives_at_most_member(
     assert "需要由" in only(await bot.send("/invite", user=DAVE))
     assert "需要由" in only(await bot.send("/export", user=DAVE))
     async with sessions() as session:
-        entry = await session.scalar(select(AuditLog).where(AuditLog.action == "member.join"))
+        entry = await session.scalar(
+            select(AuditLog).where(AuditLog.action == "member.join", AuditLog.target == "赵六")
+        )
     assert entry is not None and "副书记" in entry.detail  # the imported role is on record for the 书记
 
 
@@ -109,8 +111,8 @@ async def test_a_claim_link_from_the_secretary_keeps_the_imported_role(
     # only the 书记, only in a private chat (the link is as good as the role)
     assert "需要由书记操作" in only(await bot.send("/claimcode 赵六", user=BOB))
     assert only(await bot.send("/claimcode 赵六", chat=GROUP)) == branch_texts.CLAIM_PRIVATE_ONLY
-    assert "没有「孙七」" in only(await bot.send("/claimcode 孙七"))
-    assert "已登记" in only(await bot.send("/claimcode 张三"))  # linked already: nothing to claim
+    assert "没有尚未登记的「孙七」" in only(await bot.send("/claimcode 孙七"))
+    assert "已经登记" in only(await bot.send("/claimcode 张三"))  # linked already: nothing to claim
     first = link_in(await bot.send("/claimcode 赵六"))
     payload = link_in(await bot.send("/claimcode 赵六"))  # a new code replaces the old one
     assert payload != first and len(payload) <= 64
@@ -119,14 +121,16 @@ async def test_a_claim_link_from_the_secretary_keeps_the_imported_role(
     code = payload.removeprefix("claim_")
     assert stored.claim_code_hash == hashlib.sha256(code.encode()).hexdigest()  # never the code itself
 
-    assert only(await bot.send(f"/start {first}", user=DAVE)) == branches.MSG_CLAIM_INVALID
-    assert "已在「第一党支部」登记" in only(await bot.send(f"/start {payload}", user=CAROL))  # registered already
+    assert only(await bot.send(f"/start {first}", user=DAVE)) == membership.MSG_CLAIM_INVALID
+    assert "已经是「第一党支部」的登记党员" in only(
+        await bot.send(f"/start {payload}", user=CAROL)
+    )  # registered already
     done = only(await bot.send(f"/start {payload}", user=DAVE))
     assert "组织委员" in done and "第一党支部" in done
     claimed = await member(sessions, row)
     assert (claimed.telegram_user_id, claimed.role, claimed.claim_code_hash) == (DAVE["id"], "组织委员", None)
     assert "邀请链接" in only(await bot.send("/invite", user=DAVE))  # the role works
-    assert only(await bot.send(f"/start {payload}", user=EVE)) == branches.MSG_CLAIM_INVALID  # one time only
+    assert only(await bot.send(f"/start {payload}", user=EVE)) == membership.MSG_CLAIM_INVALID  # one time only
 
 
 async def test_an_expired_claim_link_is_refused(bot: ChatHarness, sessions: Sessions, staffed: Caller) -> None:
@@ -136,7 +140,7 @@ async def test_an_expired_claim_link_is_refused(bot: ChatHarness, sessions: Sess
         stored = await session.get_one(Member, row)
         stored.claim_code_expires_at = datetime.now(UTC) - timedelta(seconds=1)
         await session.commit()
-    assert only(await bot.send(f"/start {payload}", user=DAVE)) == branches.MSG_CLAIM_INVALID
+    assert only(await bot.send(f"/start {payload}", user=DAVE)) == membership.MSG_CLAIM_INVALID
     assert (await member(sessions, row)).telegram_user_id is None
 
 
@@ -289,7 +293,7 @@ async def test_invite_revoke(bot: ChatHarness, sessions: Sessions, staffed: Call
     second = link_in(await bot.send("/invite", user=BOB)).removeprefix("join_")
     assert "需要由" in only(await bot.send("/invite revoke", user=CAROL))
     done = only(await bot.send("/invite revoke", user=BOB))
-    assert "2" in done and "/invite" in done
+    assert "已作废本支部 3 个" in done and "/invite" in done  # the two made here and the one `staffed` used
     for token in (first, second):
         assert only(await bot.send(f"/start join_{token}", user=DAVE)) == branches.MSG_INVITE_INVALID
     assert "没有" in only(await bot.send("/invite revoke"))  # nothing left to revoke
@@ -349,3 +353,15 @@ async def test_nobody_else_can_pass_a_roster_officer_row_off_as_theirs(
     await join_as_roster_entry(bot, token, DAVE, "赵六")
     assert (await member(sessions, row)).role == Role.MEMBER.value
     assert await role_of(sessions, "赵六") == "党员"
+
+
+async def test_an_officer_removed_mid_conversation_is_stopped_at_the_next_step(
+    bot: ChatHarness, sessions: Sessions, staffed: Caller
+) -> None:
+    """王芳 (组织委员) sends /kb, so the bot waits for her document; she is removed before she sends it."""
+    assert "文件" in only(await bot.send("/kb", user=BOB))
+    only(await bot.send("/remove 王芳"))
+    upload = bot.api.user_document("第一条 本支部每周三学习。".encode(), "制度.txt", user=BOB)
+    assert only(await bot.process(upload)) == branch_texts_inactive("第一党支部")
+    async with sessions() as session:
+        assert (await session.execute(text("SELECT count(*) FROM document"))).scalar_one() == 0

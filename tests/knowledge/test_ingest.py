@@ -19,6 +19,7 @@ from reportlab.pdfgen import canvas
 from knowledge.ingest import (
     MAX_FILE_BYTES,
     MAX_PASSAGE_CHARS,
+    MAX_PASSAGES,
     IngestError,
     ParsedDocument,
     ParsedPassage,
@@ -407,7 +408,7 @@ def test_oversized_file_is_rejected_before_reading(tmp_path: Path) -> None:
 
 def test_file_exactly_at_the_limit_is_accepted(tmp_path: Path) -> None:
     line = "党员应当按时交纳党费。\n".encode()
-    data = line * (MAX_FILE_BYTES // len(line))
+    data = line * 1000  # the rest is blank: a file of real text this size would have too many passages
     path = tmp_path / "limit.txt"
     path.write_bytes(data + b" " * (MAX_FILE_BYTES - len(data)))
 
@@ -422,19 +423,27 @@ def test_missing_file(tmp_path: Path) -> None:
 # --- scale ---------------------------------------------------------------------------------------------------
 
 
-def test_large_document_completes() -> None:
+def regulation_with(articles: int) -> bytes:
     article = (
         "第{n}条　党支部党员大会一般每季度召开1次，遇有重要情况可以随时召开。\n（一）听取工作报告；\n（二）开展选举。\n"
     )
     parts = []
-    for n in range(1, 10000):
+    for n in range(1, articles + 1):
         if n % 50 == 1:
             parts.append(f"第{n // 50 + 1}章　分则\n")
         parts.append(article.format(n=n))
-    data = "".join(parts).encode()
-    assert len(data) > 1_000_000
+    return "".join(parts).encode()
+
+
+def test_large_document_completes() -> None:
+    data = regulation_with(MAX_PASSAGES)
+    assert len(data) > 250_000
 
     document = parse_bytes(data, "big.txt")
 
-    assert len(document.passages) == 9999
-    assert document.passages[-1].heading_path == ("第200章　分则", "第9999条")
+    assert len(document.passages) == MAX_PASSAGES
+    assert document.passages[-1].heading_path == ("第40章　分则", f"第{MAX_PASSAGES}条")
+
+
+def test_a_document_of_more_passages_than_the_cap_is_refused() -> None:
+    assert "超过 2000 段" in error_of(regulation_with(MAX_PASSAGES + 1), "big.txt")

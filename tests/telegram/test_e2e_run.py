@@ -66,7 +66,7 @@ def test_run_answers_a_pending_question_and_stops_cleanly_on_sigterm(tmp_path: P
     (delete_webhook,) = [call for call in calls if call.method == "deleteWebhook"]
     assert not delete_webhook.params.get("drop_pending_updates")
     polls = [call for call in calls if call.method == "getUpdates"]
-    assert polls[0].params["allowed_updates"] == ["message", "callback_query"]
+    assert polls[0].params["allowed_updates"] == ["message", "callback_query", "chat_member"]
     assert polls[0].params["timeout"] > 0  # long polling
     # at shutdown the last poll acknowledges the answered update, so a restart does not answer it twice
     assert polls[-1].params.get("offset") == update["update_id"] + 1

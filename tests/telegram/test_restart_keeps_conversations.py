@@ -7,8 +7,8 @@ database and the same simulated Telegram, and carries on where the person left o
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
-import pickle
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -179,24 +179,29 @@ async def test_rows_that_no_longer_load_are_dropped_and_the_bot_starts(
     async with sessions() as session:
         session.add_all(
             [
-                # DAVE's draft was pickled by a class that no longer exists; his join step is useless without it
+                # DAVE's draft names a class that no longer exists; his join step is useless without it
                 ConversationState(
                     kind=ConversationStateKind.USER_DATA.value,
                     key=str(dave),
-                    value=b"chandlers.branch\nMissingDraft\n.",  # a pickle naming handlers.branch.MissingDraft
+                    data=json.dumps(
+                        {
+                            "$type": "dict",
+                            "items": [["join_draft", {"$type": "dataclass", "class": "handlers.branch:MissingDraft"}]],
+                        }
+                    ),
                 ),
                 ConversationState(
                     kind=ConversationStateKind.CONVERSATION.value,
                     name="join",
                     key=f"[{dave}, {dave}]",
-                    value=pickle.dumps(1),
+                    data="1",
                 ),
-                # ALICE's /new step is not a pickle at all
+                # ALICE's /new step is not JSON at all
                 ConversationState(
                     kind=ConversationStateKind.CONVERSATION.value,
                     name="new_activity",
                     key=f"[{ALICE['id']}, {ALICE['id']}]",
-                    value=b"garbage",
+                    data="garbage",
                 ),
             ]
         )
