@@ -1,7 +1,7 @@
 """Hostile uploads, generated on demand: each is small on the wire and costly to a careless parser.
 
 Used by the upload tests (tests/progress/test_upload_bounds.py, tests/branch/test_roster_bounds.py) and by
-bench/abuse_files.py, which prints how long each takes to refuse and how much memory that costs.
+bench/abuse.py, which prints how long each takes to refuse and how much memory that costs.
 """
 
 from __future__ import annotations

@@ -227,7 +227,8 @@ async def test_one_users_updates_wait_for_the_slow_first_one_and_keep_their_orde
     await bot.send("党小组会多久开一次", user=BOB)
 
     await until(lambda: len(bot.sent_to(BOB)) == 1)
-    await until(lambda: bot.processor.current_concurrent_updates == 3)  # Bob's is done; Alice's wait hold slots
+    await until(lambda: bot.processor.current_concurrent_updates == 1)  # Bob's is done; Alice's waiting hold none
+    assert bot.processor.queued_updates == 3
     assert bot.gate.texts_of(ALICE) == ["第一条"]  # her later updates wait their turn
 
     bot.gate.release("第一条")
@@ -386,7 +387,8 @@ async def test_an_update_cancelled_while_waiting_leaves_no_lock_behind(api: BotA
     never_run = never()
     running = asyncio.create_task(processor.process_update(first, slow()))
     waiting = asyncio.create_task(processor.process_update(second, never_run))
-    await until(lambda: processor.current_concurrent_updates == 2)
+    await until(lambda: processor.queued_updates == 2)
+    assert processor.current_concurrent_updates == 1  # the waiting one holds no slot
     waiting.cancel()
     with pytest.raises(asyncio.CancelledError):
         await waiting
