@@ -129,14 +129,14 @@ def answer_reply(answer: Answer) -> Reply:
         return Reply([escape(answer.answer)])
     if answer.found:
         return _found_reply(answer)
-    nearest = _offerable(answer.candidates, own_key=None)
+    nearest = _offerable(answer.candidates, answered=frozenset())
     follow_up = texts.NOT_FOUND_NEAREST if nearest else texts.NOT_FOUND_NOTHING_NEAR
     return Reply([f"{texts.NOT_FOUND}\n{follow_up}"], keyboards.related_keyboard(nearest))
 
 
 def _found_reply(answer: Answer) -> Reply:
-    own_key = answer.candidates[0].key if answer.candidates else None
-    related = _offerable(answer.candidates, own_key=own_key)
+    answered = frozenset(answer.part_keys) | {c.key for c in answer.candidates[:1]}
+    related = _offerable(answer.candidates, answered=answered)
     parts = [escape(answer.answer.strip())]
     if answer.source is not None and not answer.part_keys:  # a composed answer names each part's source itself
         section = f" {escape(answer.source.section)}" if answer.source.section else ""
@@ -149,11 +149,11 @@ def _found_reply(answer: Answer) -> Reply:
     return Reply(split_message("\n\n".join(parts)), keyboards.related_keyboard(related))
 
 
-def _offerable(candidates: Iterable[Candidate], *, own_key: str | None) -> list[Candidate]:
-    """Up to MAX_RELATED distinct topics with some relevance, other than the answer's own passage."""
+def _offerable(candidates: Iterable[Candidate], *, answered: frozenset[str]) -> list[Candidate]:
+    """Up to MAX_RELATED distinct topics with some relevance, other than the passages the answer quotes."""
     chosen: dict[str, Candidate] = {}
     for candidate in candidates:
-        if candidate.key != own_key and candidate.score > 0 and candidate.key not in chosen:
+        if candidate.key not in answered and candidate.score > 0 and candidate.key not in chosen:
             chosen[candidate.key] = candidate
     return list(chosen.values())[:MAX_RELATED]
 

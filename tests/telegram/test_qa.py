@@ -280,3 +280,9 @@ async def test_greetings_get_a_friendly_reply_not_an_apology(bot: ChatHarness, g
     assert "抱歉" not in text and "没有找到" not in text
     assert "支委会多久开一次" in text or "党员大会" in text  # an example of what to ask
     assert buttons(reply) == []
+
+
+async def test_a_multi_part_answer_offers_no_button_for_a_part_it_already_answered(bot: ChatHarness) -> None:
+    (reply,) = messages(await bot.send("支委会多久开一次？党小组会呢"))
+    offered = [data for _, data in buttons(reply)]
+    assert "rel:zhiwei-frequency" not in offered and "rel:xiaozu-frequency" not in offered
