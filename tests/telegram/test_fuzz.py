@@ -100,6 +100,9 @@ logger = logging.getLogger(__name__)
 
 SEED = int(os.environ.get("PARTYBOT_FUZZ_SEED", "20261201"))
 UPDATES = int(os.environ.get("PARTYBOT_FUZZ_UPDATES", "10000"))
+# PostgreSQL runs the same generator for a quarter of the count: the permission logic is the same on both, and CI
+# time is bounded (the full 10,000 run on SQLite)
+POSTGRESQL_SHARE = 4
 CHECK_EVERY = 250  # updates between full comparisons when nothing was committed
 
 # --- the world -------------------------------------------------------------------------------------------------------
@@ -755,6 +758,7 @@ async def test_hostile_updates_change_nothing_they_may_not(
     database_url: str, sessions: async_sessionmaker[AsyncSession], caplog: pytest.LogCaptureFixture
 ) -> None:
     world = await build_world(sessions)
+    count = UPDATES if database_url.startswith("sqlite") else UPDATES // POSTGRESQL_SHARE
     api = BotApiSimulator()
     settings = Settings(_env_file=None, TELEGRAM_BOT_TOKEN="", DATABASE_URL=database_url)  # type: ignore[call-arg]
     clock = VirtualClock(step=0.3)
@@ -765,7 +769,7 @@ async def test_hostile_updates_change_nothing_they_may_not(
         async with serving(app):
             api.take_outgoing()
             with CommitCounter() as commits:
-                findings = await run_fuzz(app, api, sessions, world, commits, guard, clock, count=UPDATES, seed=SEED)
+                findings = await run_fuzz(app, api, sessions, world, commits, guard, clock, count=count, seed=SEED)
     elapsed = time.monotonic() - started
     logged_errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     report = {
@@ -784,4 +788,4 @@ async def test_hostile_updates_change_nothing_they_may_not(
     assert not findings.violations, "\n".join(findings.violations[:20])
     assert not findings.unanswered, "\n".join(findings.unanswered[:20])
     assert not findings.failed_calls, "\n".join(findings.failed_examples)
-    assert sum(findings.kinds.values()) == UPDATES
+    assert sum(findings.kinds.values()) == count
