@@ -7,14 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from knowledge.calculators import (
-    BRANCH_TITLE,
-    DUES_TITLE,
-    ELECTION_TITLE,
-    RECRUIT_TITLE,
-    Calculation,
-    calculate,
-)
+from knowledge.calculators import Calculation, calculate
+from knowledge.dues_calculator import DUES_TITLE
+from knowledge.vote_calculator import BRANCH_TITLE, ELECTION_TITLE, RECRUIT_TITLE
 
 DEV_SET = Path(__file__).resolve().parents[1] / "data" / "dev" / "calculators.jsonl"
 
