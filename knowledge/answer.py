@@ -21,12 +21,12 @@ from knowledge import lexicon
 from knowledge.analyzer import Analyzer, Terms, shared_analyzer
 from knowledge.answer_types import Answer, Candidate, Source
 from knowledge.calculators import Calculation, calculate
-from knowledge.document_index import DocumentHit, DocumentIndex
+from knowledge.document_index import DocumentIndex
 from knowledge.index import Hit
 from knowledge.intents import INTENT_CUES
 from knowledge.normalize import normalize_for_match
 from knowledge.passage import Passage
-from knowledge.pinyin_input import PinyinReader
+from knowledge.pinyin_input import PinyinReader, looks_like_pinyin
 from knowledge.ranking import Ranker
 from knowledge.smalltalk import small_talk_reply
 from knowledge.splitter import first_kind_name, overview_parts, split_question
@@ -124,7 +124,9 @@ class Answerer:
         reply = small_talk_reply(text)
         if reply is not None:
             return Answer(question, False, reply, 0.0, None, [], small_talk=True)
-        text = self._pinyin.read(normalize_for_match(text)) or text
+        normalized = normalize_for_match(text)
+        if looks_like_pinyin(normalized):  # the reader is built only then: most people never type pinyin
+            text = self._pinyin.read(normalized) or text
         parts = split_question(text)
         if len(parts) > 1:  # each part may be a calculation of its own ("多久开一次，表决要到多少人")
             return self._multi_part(question, parts, scope)
@@ -145,7 +147,7 @@ class Answerer:
         own = None if any(c.isdigit() for c in terms.normalized) else self._best_document_hit(terms, scope)
         if own is None or own.coverage < MIN_DOCUMENT_COVERAGE:
             return Answer(question, True, calculation.answer, 1.0, source, [])
-        passage = own.hit.passage
+        passage = own.passage
         blocks = [
             DOCUMENT_BLOCK.format(title=_document_label(passage), text=self._passage_text(passage, terms)),
             GENERAL_BLOCK.format(text=calculation.answer, source=f"{calculation.title} {calculation.section}"),
@@ -156,7 +158,7 @@ class Answerer:
             "\n\n".join(blocks),
             own.coverage,
             _source(passage),
-            _candidates([own.hit]),
+            _candidates([own]),
             part_keys=(passage.key,),
         )
 
@@ -189,15 +191,15 @@ class Answerer:
         general = hits[0] if hits and _reliable(hits[0]) else None
         own = self._best_document_hit(terms, scope)
         if own is not None and own.coverage >= MIN_DOCUMENT_COVERAGE:
-            passages = [own.hit.passage] + ([general.passage] if general is not None else [])
-            return _Resolved(text, True, passages, [own.hit, *hits], own.coverage, terms)
+            passages = [own.passage] + ([general.passage] if general is not None else [])
+            return _Resolved(text, True, passages, [own, *hits], own.coverage, terms)
         if general is not None:
             return _Resolved(text, True, [general.passage], hits, general.coverage, terms)
-        nearest = hits + ([own.hit] if own is not None else [])
+        nearest = hits + ([own] if own is not None else [])
         return _Resolved(text, False, [], nearest, hits[0].coverage if hits else 0.0, terms)
 
-    def _best_document_hit(self, terms: Terms, scope: int | None) -> DocumentHit | None:
-        best: DocumentHit | None = None
+    def _best_document_hit(self, terms: Terms, scope: int | None) -> Hit | None:
+        best: Hit | None = None
         for document in self._documents:
             if document.scope not in (None, scope):
                 continue

@@ -10,7 +10,7 @@ same canonical term.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from knowledge.analyzer import Analyzer, Terms
 from knowledge.index import NON_TOPIC_WORDS, Hit
@@ -30,13 +30,6 @@ LEADERS = 5  # passages, by rank, among which the best is chosen
 ANSWER_TYPE_BONUS = 0.15  # for a passage stating a fact of the kind asked (a duration for "多长时间")
 
 
-@dataclass(frozen=True, slots=True)
-class DocumentHit:
-    hit: Hit
-    coverage: float  # share of the question's topic-word weight the best passage holds
-    others: tuple[Hit, ...]
-
-
 class DocumentIndex:
     """One document's passages (all of one document, so of one scope). Build once; ``best`` is read-only."""
 
@@ -53,8 +46,9 @@ class DocumentIndex:
         hits = self._ranker.search(question, self.scope, limit=limit)
         return [replace(h, coverage=self._coverage(question, h)) for h in hits]
 
-    def best(self, question: Terms) -> DocumentHit | None:
-        """Of the leading passages, the one that holds most of the question (ties: the better ranked)."""
+    def best(self, question: Terms) -> Hit | None:
+        """Of the leading passages, the one that holds most of the question (ties: the better ranked); its
+        ``coverage`` is judged against this document."""
         hits = self.search(question, LEADERS)
         if not hits:
             return None
@@ -64,8 +58,7 @@ class DocumentIndex:
             fits = bool(kinds) and states_answer_type(self._texts[hit.number], kinds)
             return hit.coverage + (ANSWER_TYPE_BONUS if fits else 0.0)
 
-        best = max(hits, key=merit)  # max keeps the better ranked of equals
-        return DocumentHit(best, best.coverage, tuple(h for h in hits if h is not best))
+        return max(hits, key=merit)  # max keeps the better ranked of equals
 
     def _coverage(self, question: Terms, hit: Hit) -> float:
         """Held topic weight against held plus missing; a missing noun counts in full, other words in part."""

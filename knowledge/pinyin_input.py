@@ -19,6 +19,11 @@ _LETTERS = re.compile(r"^[a-z ]+$")
 _CJK = re.compile(r"^[\u3400-\u9fff]+$")
 
 
+def looks_like_pinyin(normalized: str) -> bool:
+    """Only letters and spaces: a message worth trying to read as pinyin."""
+    return bool(_LETTERS.match(normalized))
+
+
 class PinyinReader:
     """Pinyin syllables -> the words given (first given wins a shared sound: pass the preferred words first)."""
 
@@ -31,7 +36,7 @@ class PinyinReader:
 
     def read(self, normalized: str) -> str | None:
         """The Chinese reading of a pinyin-only message, or None when it is not one (or not readable)."""
-        if not _LETTERS.match(normalized):
+        if not looks_like_pinyin(normalized):
             return None
         syllables = [s for token in normalized.split() for s in self._split(token)]
         if len(syllables) < MIN_SYLLABLES or any(s is None for s in syllables):
