@@ -25,12 +25,16 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import qa_sets  # noqa: E402
 from bench.qa_sets import Reply, Score  # noqa: E402
+
+if TYPE_CHECKING:
+    from knowledge.answer import Answerer
 
 
 def _percentile(values: list[float], share: float) -> float:
@@ -55,13 +59,7 @@ class Timed:
 # -- partybot -----------------------------------------------------------------------------------------------------
 
 
-def _partybot_reply(answer) -> Reply:
-    keys = tuple(c.key for c in answer.candidates)
-    calculated = answer.found and not keys
-    return Reply(answer.found, keys, answer.answer, calculated, tuple(answer.part_keys))
-
-
-async def _stored_document_answerer(path: Path):
+async def _stored_document_answerer(path: Path) -> Answerer:
     """The document stored as `partybot kb add` stores it (shared by every branch), then the bot's Answerer."""
     from bot.db import open_database
     from bot.services.knowledge_base import add_document, build_answerer
@@ -87,19 +85,19 @@ def run_partybot(repeat: int) -> dict:
     built = time.perf_counter()
     facts = {p.key: p.facts for p in passages}
 
-    timed = Timed(lambda q: _partybot_reply(answerer.answer(q)))
+    timed = Timed(lambda q: qa_sets.reply_of(answerer.answer(q)))
     scores = _score_curated_sets(timed, facts.get)
     for name in qa_sets.available_documents():
         path, rows = qa_sets.document_rows(name)
         document_answerer = asyncio.run(_stored_document_answerer(path))
         texts = {key: document_answerer.passage(key).text for key in _document_keys(document_answerer)}
-        ask = Timed(lambda q, a=document_answerer: _partybot_reply(a.answer(q)))
+        ask = Timed(lambda q, a=document_answerer: qa_sets.reply_of(a.answer(q)))
         scores += qa_sets.score_document(f"document {name}", rows, ask, lambda k, t=texts: t.get(k, ""))
         timed.latencies += ask.latencies
     return _summary("partybot", scores, timed, repeat, loaded - started, built - loaded)
 
 
-def _document_keys(answerer) -> list[str]:
+def _document_keys(answerer: Answerer) -> list[str]:
     return [key for key in answerer.passage_keys() if key.startswith("kb")]
 
 

@@ -19,6 +19,10 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from knowledge.answer_types import Answer
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"
@@ -53,6 +57,12 @@ class Reply:
     text: str = ""
     calculated: bool = False  # a calculator answered (no passage)
     parts: tuple[str, ...] = ()  # the passage answered for each part of a multi-part question
+
+
+def reply_of(answer: Answer) -> Reply:
+    """partybot's Answer as scoring sees it."""
+    keys = tuple(c.key for c in answer.candidates)
+    return Reply(answer.found, keys, answer.answer, answer.found and not keys, tuple(answer.part_keys))
 
 
 @dataclass(slots=True)

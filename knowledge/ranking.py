@@ -38,6 +38,7 @@ class Ranker:
         self.words = PassageIndex(self._passages, analyzer)
         self.bigrams = BigramIndex([matching_text(p) for p in self._passages])
         self._shared = np.array([p.scope is None for p in self._passages], dtype=bool)
+        # a shared passage has no branch: -1 never equals a branch id
         self._scopes = np.array([-1 if p.scope is None else p.scope for p in self._passages], dtype=np.int64)
 
     def __len__(self) -> int:
@@ -65,7 +66,7 @@ class Ranker:
 
     def _bigram_order(self, question: Terms, scope: int | None) -> list[int]:
         scores = self.bigrams.scores(question.normalized)
-        visible = self._shared | (self._scopes == (-2 if scope is None else scope))
+        visible = self._shared if scope is None else self._shared | (self._scopes == scope)
         scores = np.where(visible, scores, 0.0)
         count = min(BIGRAM_LEADERS, len(scores))
         if count == 0:

@@ -10,9 +10,8 @@ from __future__ import annotations
 import pytest
 
 from bench import qa_sets
-from bench.qa_sets import Reply
+from bench.qa_sets import Reply, reply_of
 from knowledge.answer import Answerer
-from knowledge.answer_types import Answer
 from knowledge.curated import load_curated
 from knowledge.ingest import parse_file
 from knowledge.passage import Passage
@@ -27,11 +26,6 @@ FLOORS = {
 }
 
 
-def _reply(answer: Answer) -> Reply:
-    keys = tuple(c.key for c in answer.candidates)
-    return Reply(answer.found, keys, answer.answer, answer.found and not keys, answer.part_keys)
-
-
 @pytest.fixture(scope="module")
 def curated() -> tuple[Answerer, dict[str, tuple[str, ...]]]:
     passages = load_curated()
@@ -42,7 +36,7 @@ def test_blind_sets_stay_above_their_floors(curated: tuple[Answerer, dict[str, t
     answerer, facts = curated
 
     def ask(question: str) -> Reply:
-        return _reply(answerer.answer(question))
+        return reply_of(answerer.answer(question))
 
     def facts_of(key: str) -> tuple[str, ...]:
         return facts.get(key, ())
@@ -70,7 +64,7 @@ def test_uploaded_documents_answer_their_questions(name: str) -> None:
     answerer = Answerer([*load_curated(), *passages])
     texts = {p.key: p.text for p in passages}
     answered, _ = qa_sets.score_document(
-        f"document {name}", rows, lambda q: _reply(answerer.answer(q)), lambda key: texts.get(key, "")
+        f"document {name}", rows, lambda q: reply_of(answerer.answer(q)), lambda key: texts.get(key, "")
     )
     assert answered.total >= 30
     assert answered.rate >= FLOORS[f"document {name}"], (answered.rate, answered.misses)
