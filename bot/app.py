@@ -40,7 +40,11 @@ from bot.services.reminders import QuietHours
 from bot.update_order import FloodGuard, PerUserOrderedProcessor
 from handlers import (
     activities,
+    activity_manage,
+    activity_one_line,
     branch,
+    branch_roles,
+    branch_setup,
     checkin,
     common,
     errors,
@@ -145,13 +149,13 @@ def _register_handlers(app: Application) -> None:
     # --- branches and members: /setup, invite links (/start join_…), /members, /setrole, roster upload ---
     # conversations first: joining by invite link (/start join_…) and the roster upload (/import + file)
     app.add_handler(branch.join_conversation())
-    app.add_handler(branch.import_conversation())
-    app.add_handler(CommandHandler("setup", branch.setup))
+    app.add_handler(branch_setup.import_conversation())
+    app.add_handler(CommandHandler("setup", branch_setup.setup))
     app.add_handler(CommandHandler("invite", branch.invite))
-    app.add_handler(CommandHandler("members", branch.members))
-    app.add_handler(CommandHandler("setrole", branch.setrole))
-    app.add_handler(CommandHandler("group", branch.group))
-    app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, branch.chat_migrated))
+    app.add_handler(CommandHandler("members", branch_roles.members))
+    app.add_handler(CommandHandler("setrole", branch_roles.setrole))
+    app.add_handler(CommandHandler("group", branch_roles.group))
+    app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, branch_setup.chat_migrated))
     # a member's lifecycle: /remove, /restore, claim links (/claimcode, /start claim_…), leaving the branch's group
     app.add_handler(CommandHandler("remove", membership.remove))
     app.add_handler(CommandHandler("restore", membership.restore))
@@ -160,16 +164,16 @@ def _register_handlers(app: Application) -> None:
     app.add_handler(ChatMemberHandler(membership.member_changed, ChatMemberHandler.CHAT_MEMBER))
     app.add_handler(MessageHandler(filters.StatusUpdate.LEFT_CHAT_MEMBER, membership.left_chat_member))
     # /setrole's person and handover buttons; join-flow buttons pressed after that flow ended
-    app.add_handler(CallbackQueryHandler(branch.member_button, pattern=branch.MEMBER_PATTERN))
+    app.add_handler(CallbackQueryHandler(branch_roles.member_button, pattern=branch_roles.MEMBER_PATTERN))
     app.add_handler(CallbackQueryHandler(branch.stale_join_button, pattern=branch.JOIN_PATTERN))
     # --- activities: /new (guided or one line), /record, /activities, /cancel, /done, /move ---
     # the guided /new flow and /done's request for minutes come first: their steps take plain text and documents
     app.add_handler(activities.new_conversation())
-    app.add_handler(activities.minutes_conversation())
-    app.add_handler(CommandHandler("record", activities.record))
-    app.add_handler(CommandHandler("activities", activities.activities))
-    app.add_handler(CommandHandler("cancel", activities.cancel))  # /cancel inside a flow is the flow's
-    app.add_handler(CommandHandler("move", activities.move))
+    app.add_handler(activity_manage.minutes_conversation())
+    app.add_handler(CommandHandler("record", activity_one_line.record))
+    app.add_handler(CommandHandler("activities", activity_manage.activities))
+    app.add_handler(CommandHandler("cancel", activity_manage.cancel))  # /cancel inside a flow is the flow's
+    app.add_handler(CommandHandler("move", activity_manage.move))
     app.add_handler(CallbackQueryHandler(activities.stale_new_button, pattern=activities.NEW_PATTERN))
     # --- check-in and leave: 签到/请假 buttons, /checkin, /leave, /attendance ---
     # the optional note after a leave reason is plain text: this conversation precedes the generic text handlers

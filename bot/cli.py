@@ -288,7 +288,8 @@ async def _members_import(settings: Settings, path: Path, content: bytes, branch
 
 async def _members_move(settings: Settings, member_id: int, branch_id: int) -> int:
     from bot.db import open_database
-    from bot.services.branches import BranchError, move_member
+    from bot.services.branch_members import move_member
+    from bot.services.branch_setup import BranchError
 
     async with open_database(settings.database_url) as sessions, sessions() as session:
         try:
@@ -301,7 +302,8 @@ async def _members_move(settings: Settings, member_id: int, branch_id: int) -> i
 
 async def _members_list(settings: Settings, branch_id: int | None) -> int:
     from bot.db import open_database
-    from bot.services.branches import branch_roster, list_branches
+    from bot.services.branch_members import branch_roster
+    from bot.services.branch_setup import list_branches
 
     async with open_database(settings.database_url) as sessions, sessions() as session:
         if branch_id is None:

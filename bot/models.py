@@ -315,7 +315,7 @@ class ActivityRoster(SQLModel, table=True):
 
     Written once, when the activity is marked held (/done) or recorded afterwards (/record): 应到, 缺席 and the
     quorum of a held activity are computed from these rows, so a member who moves away or joins later does not
-    change the 台账 of a meeting already held (bot.services.attendance.held_rosters)."""
+    change the 台账 of a meeting already held (bot.services.expected_roster.held_rosters)."""
 
     __tablename__ = "activity_roster"
     __table_args__ = (_one_of("status", MemberStatus), _one_of("role", Role))

@@ -25,8 +25,9 @@ from telegram.warnings import PTBUserWarning
 from bot.models import Activity, AttendanceMethod, Branch, LeaveReason, Member
 from bot.services import attendance
 from bot.services.access import AccessDenied
-from bot.services.attendance import Outcome, Result, checkin_window
+from bot.services.attendance import Outcome, Result
 from bot.services.checkin_batch import Press
+from bot.services.checkin_window import checkin_window
 from bot.services.text_hygiene import parse_id
 from bot.services.when import format_when
 from handlers import checkin_texts as texts

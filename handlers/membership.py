@@ -17,12 +17,14 @@ from telegram.constants import ChatMemberStatus
 from telegram.ext import ContextTypes, filters
 
 from bot.models import Member
-from bot.services import branches, membership
+from bot.services import membership
 from bot.services.access import Caller
-from bot.services.branches import BranchError
+from bot.services.branch_members import members_named
+from bot.services.branch_setup import BranchError, branch_time
 from bot.services.when import format_when
 from handlers import branch_texts as texts
-from handlers.branch import SECRETARY_ONLY, named_members, nobody_named, replied_user
+from handlers.branch_common import SECRETARY_ONLY
+from handlers.branch_roles import named_members, nobody_named, replied_user
 from handlers.common import caller_or_refuse, is_private, rollback_and_reply, sessions
 from handlers.formatting import escape
 
@@ -54,9 +56,7 @@ async def _remove(session: AsyncSession, caller: Caller, name: str | None, repli
     if len(targets) > 1:
         return texts.REMOVE_AMBIGUOUS.format(count=len(targets), name=escape(name or ""))
     if not targets:
-        removed_before = name is not None and await branches.members_named(
-            session, caller.branch.id, name, active=False
-        )
+        removed_before = name is not None and await members_named(session, caller.branch.id, name, active=False)
         return escape(membership.MSG_ALREADY_REMOVED.format(name=name)) if removed_before else nobody_named(name)
     try:
         removed = await membership.remove_member(session, caller, cast(int, targets[0].id), datetime.now(UTC))
@@ -75,7 +75,7 @@ async def restore(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if not name:
             await rollback_and_reply(update, session, texts.RESTORE_USAGE)
             return
-        targets = await branches.members_named(session, caller.branch.id, name, active=False)
+        targets = await members_named(session, caller.branch.id, name, active=False)
         if len(targets) != 1:
             template = texts.RESTORE_AMBIGUOUS if targets else texts.RESTORE_NOBODY
             await rollback_and_reply(update, session, template.format(count=len(targets), name=escape(name)))
@@ -102,7 +102,7 @@ async def claimcode(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if not name:
             await rollback_and_reply(update, session, texts.CLAIM_USAGE)
             return
-        named = await branches.members_named(session, caller.branch.id, name)
+        named = await members_named(session, caller.branch.id, name)
         unlinked = [member for member in named if member.telegram_user_id is None]
         text = _claim_refusal(name, named, unlinked)
         if text is None:
@@ -115,7 +115,7 @@ async def claimcode(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                     name=escape(issued.name),
                     role=issued.role,
                     link=f"https://t.me/{context.bot.username}?start={CLAIM_PREFIX}{issued.code}",
-                    expires=format_when(issued.expires_at, branches.branch_time(caller.branch, now)),
+                    expires=format_when(issued.expires_at, branch_time(caller.branch, now)),
                 )
     await message.reply_text(text)
 

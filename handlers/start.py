@@ -11,7 +11,7 @@ from typing import cast
 from telegram import Message, Update
 from telegram.ext import ContextTypes
 
-from bot.services.branches import mark_reachable
+from bot.services.branch_members import mark_reachable
 from handlers import branch_texts, texts
 from handlers.branch import JOIN_PREFIX
 from handlers.common import is_private, sessions

@@ -43,8 +43,8 @@ from bot.models import (
 )
 from bot.services import when
 from bot.services.access import Caller
-from bot.services.attendance import record_roster
 from bot.services.audit import record_change
+from bot.services.expected_roster import record_roster
 from bot.services.requirements import parse_kind
 from bot.services.text_hygiene import clean_line, clean_multiline
 

@@ -2,7 +2,7 @@
 
 Periods are written ``2026Q4``, ``2026-11`` or ``2026`` and are the branch's local calendar periods.
 
-Attendance per activity: 应到 are the members bot.services.attendance.expected_members names (the rule /attendance
+Attendance per activity: 应到 are the members bot.services.expected_roster.expected_members names (the rule /attendance
 uses) from the roster the activity is judged against — for a held activity the roster recorded when it was marked
 held (bot.models.ActivityRoster), so later moves, joins and removals do not rewrite it; for one not held yet the
 branch's active members. 实到 and 请假 are the attendance rows marked present or on leave (whoever they are: a
@@ -44,7 +44,7 @@ from bot.models import (
     Branch,
     Member,
 )
-from bot.services.attendance import current_roster, expected_members, held_rosters
+from bot.services.expected_roster import current_roster, expected_members, held_rosters
 from bot.services.progress import branch_requirements, branch_timezone, held_activity, party_groups, utc_bounds
 from bot.services.requirements import (
     HeldActivity,

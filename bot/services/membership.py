@@ -8,7 +8,7 @@ can act, so the role is handed over first.
 
 A claim link gives the person who opens it one imported roster row *with* its office: the 书记 makes one per row
 (/claimcode 姓名), hands it to that person, and it works once, before it expires. Only its SHA-256 is stored.
-Refusals are `BranchError`s whose text is the Chinese answer, as in bot.services.branches.
+Refusals are `BranchError`s whose text is the Chinese answer, as in bot.services.branch_setup.
 """
 
 from __future__ import annotations
@@ -24,15 +24,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.models import Branch, Member, Reminder, ReminderStatus, Role
 from bot.services.access import Caller
-from bot.services.branches import (
+from bot.services.branch_setup import (
     MSG_JUST_REGISTERED,
     BranchError,
     audit,
     branch_member,
     hash_token,
     refuse_if_registered,
-    revoke_invites_of,
 )
+from bot.services.invites import revoke_invites_of
 
 CLAIM_LIFETIME = timedelta(days=7)
 CLAIM_CODE_BYTES = 12  # secrets.token_urlsafe(12): 16 characters of [A-Za-z0-9_-]

@@ -4,7 +4,7 @@ The first non-empty row is the header: 姓名 (required), 状态 (正式党员/�
 职务 (a role; empty means 党员) and 党小组 (created if missing); other columns are ignored. Every row is checked
 before anything is stored: any problem rejects the whole file with the line number of each one (a `RosterError`),
 and a clean file is added in one transaction with one AuditLog row. Imported members have no Telegram account
-yet; opening an invite link with the same name links them (bot.services.branches.join_branch).
+yet; opening an invite link with the same name links them (bot.services.invites.join_branch).
 
 The file is read by bot.services.roster_file (within bounds) in a child process with a time and memory limit
 (bot.services.untrusted_files), before `import_roster` first uses its session: no transaction is open meanwhile.
@@ -21,14 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.models import Branch, Member, MemberStatus, PartyGroup, Role
 from bot.services.access import Caller
-from bot.services.branches import (
-    MAX_GROUP_NAME_CHARS,
-    MAX_MEMBER_NAME_CHARS,
-    BranchError,
-    audit,
-    clean_name,
-    list_groups,
-)
+from bot.services.branch_members import MAX_GROUP_NAME_CHARS
+from bot.services.branch_setup import MAX_MEMBER_NAME_CHARS, BranchError, audit, clean_name, list_groups
 from bot.services.roster_file import (
     COLUMN_NAME,
     MAX_ROSTER_ROWS,

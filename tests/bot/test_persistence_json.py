@@ -23,7 +23,7 @@ from bot import state_json
 from bot.db import ALEMBIC_INI, Database, make_engine, upgrade_database
 from bot.models import ActivityKind, ConversationState, ConversationStateKind, MemberStatus
 from bot.persistence import DatabasePersistence
-from bot.services.branches import JoinOffer
+from bot.services.invites import JoinOffer
 from handlers.activities import _Draft
 from handlers.branch import JoinDraft
 

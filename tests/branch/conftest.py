@@ -18,7 +18,7 @@ from bot.config import Settings
 from bot.models import Member, MemberStatus, Role
 from bot.services import branches
 from bot.services.access import Caller
-from bot.services.branches import setup_branch
+from bot.services.branch_setup import setup_branch
 from bot.transport import BotApiSimulator, InProcessBotApi, make_user
 from knowledge.answer import Answerer
 from tests.telegram.helpers import ALICE, BOB, GROUP, ChatHarness

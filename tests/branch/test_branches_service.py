@@ -28,7 +28,7 @@ from bot.models import (
 )
 from bot.services import branches
 from bot.services.access import Caller, authorize
-from bot.services.branches import BranchError, hash_token
+from bot.services.branch_setup import BranchError, hash_token
 from tests.branch.conftest import NOW, count_rows
 from tests.telegram.helpers import ALICE, BOB, GROUP
 

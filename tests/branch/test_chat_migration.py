@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.models import Activity, ActivityKind, AuditLog, Branch, Reminder, ReminderStatus
-from bot.services.branches import setup_branch
+from bot.services.branch_setup import setup_branch
 from bot.transport import group_chat
 from handlers import branch_texts, checkin_texts
 from handlers.keyboards import Action, encode

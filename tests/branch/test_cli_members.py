@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.models import Member
 from bot.services.access import Caller
-from bot.services.branches import setup_branch
+from bot.services.branch_setup import setup_branch
 from tests.branch.conftest import NOW, count_rows
 
 REPO = Path(__file__).resolve().parents[2]

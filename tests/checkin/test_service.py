@@ -19,7 +19,8 @@ from bot.models import (
     Member,
 )
 from bot.services import attendance
-from bot.services.attendance import Outcome, more_than_half
+from bot.services.attendance import Outcome
+from bot.services.expected_roster import more_than_half
 from tests.checkin.conftest import (
     LEADER,
     MEMBER_TWO,

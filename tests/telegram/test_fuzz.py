@@ -88,7 +88,7 @@ from bot.models import (
     RequirementOverride,
     Role,
 )
-from bot.services.branches import hash_token
+from bot.services.branch_setup import hash_token
 from bot.transport import BotApiSimulator, InProcessBotApi, group_chat, make_user
 from bot.update_order import FloodGuard
 from handlers import qa

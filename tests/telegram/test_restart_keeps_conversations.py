@@ -31,7 +31,7 @@ from bot.models import (
 )
 from bot.services import branches
 from bot.services.access import Caller
-from bot.services.branches import setup_branch
+from bot.services.branch_setup import setup_branch
 from bot.transport import ApiCall, BotApiSimulator, InProcessBotApi, make_user
 from handlers import activities, activities_texts, branch_texts, checkin, checkin_texts
 from handlers.keyboards import Action, encode

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.models import Branch, Member
-from bot.services.branches import MSG_INVITE_INVALID
+from bot.services.invites import MSG_INVITE_INVALID
 from handlers import texts
 from tests.telegram.helpers import ALICE, GROUP, ChatHarness, messages, plain
 

@@ -3,7 +3,7 @@
 Attendance rows and activity rosters no longer vanish with their activity or member, nor audit-log rows and
 activities with their branch (ON DELETE CASCADE becomes RESTRICT): the bot cancels activities and makes members
 inactive instead. Every activity already held gets its roster now, from the members of its branch (the rule of
-bot.services.attendance.roster_when_held: those who had not left before it started, and had joined by the time
+bot.services.expected_roster.roster_when_held: those who had not left before it started, and had joined by the time
 its check-in closed unless it was entered afterwards), so its 台账 stops following later roster changes.
 
 Revision ID: 0007

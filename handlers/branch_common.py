@@ -1,0 +1,34 @@
+"""What the branch handlers share: the 书记-only check, button rows, and replies and refusals in their style."""
+
+from __future__ import annotations
+
+from typing import cast
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+
+from bot.models import Role
+from bot.services.branches import BranchError
+from handlers.common import reply
+from handlers.formatting import escape
+from handlers.keyboards import Action, encode
+
+SECRETARY_ONLY = frozenset({Role.SECRETARY})
+
+
+def button_rows(action: Action, rows: list[list[tuple[str, str]]]) -> InlineKeyboardMarkup:
+    """Rows of (label, argument) as buttons whose data is ``encode(action, argument)``."""
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(label, callback_data=encode(action, argument)) for label, argument in row]
+            for row in rows
+        ]
+    )
+
+
+async def say(update: Update, text: str, keyboard: InlineKeyboardMarkup | None = None) -> None:
+    await cast(Message, update.effective_message).reply_text(text, reply_markup=keyboard, do_quote=False)
+
+
+async def refuse(update: Update, refusal: BranchError) -> None:
+    """A service's refusal: escaped for a message, as-is for a button's alert (plain text)."""
+    await reply(update, str(refusal) if update.callback_query is not None else escape(str(refusal)))
