@@ -43,7 +43,7 @@ def measure(name: str, verbose: bool) -> tuple[int, int, int, int, int, int]:
         ok = answer.found and qa_sets.squash(row["answer_has"]) in qa_sets.squash(held)
         first = plain.ranked(row["q"])[1][:1]
         base_ok = bool(first) and qa_sets.squash(row["answer_has"]) in qa_sets.squash(paragraphs[int(first[0])])
-        best = answerer._best_document_hit(answerer._analyzer.analyze(row["q"]), None)
+        best = answerer._document_hit(answerer._analyzer.analyze(row["q"]), None)[0]
         ranked_right += best is not None and qa_sets.squash(row["answer_has"]) in qa_sets.squash(best.passage.text)
         right += ok
         base_right += base_ok

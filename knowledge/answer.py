@@ -37,8 +37,6 @@ MIN_COVERAGE = 0.65
 MIN_COVERAGE_WITH_DOMAIN_TERM = 0.3
 MIN_CONFIDENCE = 0.5
 MIN_COVERAGE_ALONE, MIN_CONFIDENCE_ALONE = 0.5, 0.7  # when the two rankers put different passages first
-# Share of the question's topic-word weight the best passage of an uploaded document must hold.
-MIN_DOCUMENT_COVERAGE = 0.7
 MAX_QUESTION_CHARS = 300  # longer input is cut before analysis; a question is never that long
 NEAREST_TOPICS = 3
 EXCERPT_CHARS = 260  # a document passage longer than this is quoted by its best sentences
@@ -144,8 +142,10 @@ class Answerer:
         """A worked answer; a rule asked without numbers is led by the branch's own document when it answers."""
         source = Source(calculation.title, calculation.section)
         terms = self._analyzer.analyze(text)
-        own = None if any(c.isdigit() for c in terms.normalized) else self._best_document_hit(terms, scope)
-        if own is None or own.coverage < MIN_DOCUMENT_COVERAGE:
+        own, quotable = (
+            (None, False) if any(c.isdigit() for c in terms.normalized) else self._document_hit(terms, scope)
+        )
+        if own is None or not quotable:
             return Answer(question, True, calculation.answer, 1.0, source, [])
         passage = own.passage
         blocks = [
@@ -189,8 +189,8 @@ class Answerer:
             return self._resolve_readings(text, terms, *ambiguous, scope)
         hits = self._index.search(terms, scope, limit=NEAREST_TOPICS + 1)
         general = hits[0] if hits and _reliable(hits[0]) else None
-        own = self._best_document_hit(terms, scope)
-        if own is not None and own.coverage >= MIN_DOCUMENT_COVERAGE:
+        own, quotable = self._document_hit(terms, scope)
+        if own is not None and quotable:
             passages = [own.passage] + ([general.passage] if general is not None else [])
             return _Resolved(text, True, passages, [own, *hits], own.coverage, terms)
         if general is not None:
@@ -198,14 +198,19 @@ class Answerer:
         nearest = hits + ([own] if own is not None else [])
         return _Resolved(text, False, [], nearest, hits[0].coverage if hits else 0.0, terms)
 
-    def _best_document_hit(self, terms: Terms, scope: int | None) -> Hit | None:
-        best: Hit | None = None
+    def _document_hit(self, terms: Terms, scope: int | None) -> tuple[Hit | None, bool]:
+        """The best passage of the uploaded documents the asker may see, and whether it can be quoted as the answer
+        (a passage that cannot is still a nearest topic)."""
+        best: tuple[Hit | None, bool] = (None, False)
         for document in self._documents:
             if document.scope not in (None, scope):
                 continue
             hit = document.best(terms)
-            if hit is not None and (best is None or hit.coverage > best.coverage):
-                best = hit
+            if hit is None:
+                continue
+            candidate = (hit, document.answers(terms, hit))
+            if best[0] is None or (candidate[1], hit.coverage) > (best[1], best[0].coverage):
+                best = candidate
         return best
 
     def _resolve_readings(

@@ -26,8 +26,13 @@ SINGLE_CHARACTER_WEIGHT = 0.4  # a one-character word ("跑", "送") says little
 PARTIAL_CREDIT = 0.5  # a word whose characters all occur in the passage, though not the word itself
 UNKNOWN_WORD_WEIGHT = 6.0
 MISSING_OTHER_WEIGHT = 0.3  # a missing verb or particle, against a missing noun
-LEADERS = 5  # passages, by rank, among which the best is chosen
-ANSWER_TYPE_BONUS = 0.15  # for a passage stating a fact of the kind asked (a duration for "多长时间")
+LEADERS = 3  # passages, by rank, among which the best is chosen
+ANSWER_TYPE_BONUS = 0.3  # for a passage stating a fact of the kind asked (a duration for "多长时间")
+# Share of the question's topic-word weight the best passage must hold to be quoted. Paraphrases keep about half
+# of a question's words; the asked-kind check below turns away most questions the document leaves open.
+MIN_COVERAGE = 0.55
+# "谁"/"哪个部门" is answered by almost any sentence of a regulation (由…负责): too loose to decide on
+LOOSE_KINDS = frozenset({"who"})
 
 
 class DocumentIndex:
@@ -59,6 +64,12 @@ class DocumentIndex:
             return hit.coverage + (ANSWER_TYPE_BONUS if fits else 0.0)
 
         return max(hits, key=merit)  # max keeps the better ranked of equals
+
+    def answers(self, question: Terms, hit: Hit) -> bool:
+        """Whether the passage can be quoted as the answer: it holds enough of the question and, when the question
+        asks for a number, a date or a share ("几天", "多少分"), it states one of that kind."""
+        kinds = answer_types(question.normalized) - LOOSE_KINDS
+        return hit.coverage >= MIN_COVERAGE and (not kinds or states_answer_type(self._texts[hit.number], kinds))
 
     def _coverage(self, question: Terms, hit: Hit) -> float:
         """Held topic weight against held plus missing; a missing noun counts in full, other words in part."""

@@ -36,27 +36,43 @@ _NUMBER = r"[0-9一二三四五六七八九十百千万两半]+"
 ANSWER_TYPES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     name: (re.compile(asked), re.compile(stated))
     for name, (asked, stated) in {
+        # "多久开一次" asks how often, not how long: it is the frequency kind, checked first
+        "frequency": (
+            r"(?:多久|多长时间|隔多久|多少天|几个?月|几年)[^，。?？]{0,4}(?:一次|一回|一趟|一换)|几次|多少次|几回|频率|一年.{0,4}几",
+            rf"每(?:个)?(?:月|季度|年|半年|周|星期|学期|届)|{_NUMBER}\s*次|一次",
+        ),
         "duration": (
-            r"多长时间|多久|多长|几天|多少天|几个小时|多少小时|几个月|几年|多少年|多少分钟",
-            rf"{_NUMBER}\s*(?:个)?(?:小时|分钟|天|日|个?工作日|周|个?月|年|学时)",
+            r"多长时间|多久|多长|(?:几|多少)个?(?:天|小时|钟头|学时|课时|月|年|周|星期|分钟|工作日)",
+            rf"{_NUMBER}\s*(?:个)?(?:小时|分钟|天|日|个?工作日|周|个?月|年|学时|课时)|任期|届",
         ),
         "date": (
-            r"哪天|哪一天|几号|几月|什么时候|何时|哪个月|什么时间",
-            rf"{_NUMBER}\s*(?:月|日|号)|星期|周[一二三四五六日]|月底|年底|季度|上旬|中旬|下旬|前后",
+            r"哪天|哪一天|几号|几月|什么时候|何时|哪个月|什么时间|截止|之前|以前",
+            rf"{_NUMBER}\s*(?:月|日|号)|星期|周[一二三四五六日]|月底|年底|季度|上旬|中旬|下旬|前后"
+            rf"|[满前]\s*{_NUMBER}\s*个?(?:月|天|日|周|工作日)|{_NUMBER}\s*个?(?:月|天|日|工作日)\s*[前内后]",
         ),
         "count": (
-            r"多少人|几个人|几人|多少名|几名|多少个|几个|多少次|几次|多少件|几件|多少字|多少户",
-            rf"{_NUMBER}\s*(?:人|名|个|次|件|字|户|项|期|支|家)",
+            r"(?:多少|几)(?:个|名|位)?(?:人|户|件|字|项|份|张|页|本|届|星)|(?:多少|几)个(?!小时|月|钟头|星期|工作日)|多少次|几次",
+            rf"{_NUMBER}\s*(?:人|名|个|次|件|字|户|项|期|支|家|份|张|本|届|星)",
         ),
-        "share": (r"多少比例|比例|百分之|几成|多大比重|占多少", r"[0-9.]+\s*%|百分之|分之|[一二三四五六七八九]成"),
-        "money": (r"多少钱|多少元|多少万|费用|经费|报酬|补贴", rf"{_NUMBER}\s*(?:元|万元|万)"),
-        "who": (r"谁|哪个单位|哪个部门|由哪|哪一级", r"负责|牵头|主持|由|组织部|党委|党工委|书记|委员|支部"),
+        "score": (r"(?:多少|几)分|扣多少|加多少|算几|什么等次|什么档", rf"{_NUMBER}\s*分|等次|等级|档"),
+        "share": (
+            r"多少比例|比例|百分之|几成|多大比重|占多少|占多大",
+            r"[0-9.]+\s*%|百分之|分之|[一二三四五六七八九]成",
+        ),
+        "money": (
+            r"多少钱|多少元|多少万|费用|经费|报酬|补贴|补助|奖励|奖多少|补多少",
+            rf"{_NUMBER}\s*(?:元|万元|万)",
+        ),
+        "who": (r"谁|哪个单位|哪个部门|由哪|哪一级|找哪", r"负责|牵头|主持|由|组织部|党委|党工委|书记|委员|支部"),
     }.items()
 }
 
 
 def answer_types(normalized_question: str) -> frozenset[str]:
-    return frozenset(name for name, (asked, _) in ANSWER_TYPES.items() if asked.search(normalized_question))
+    kinds = {name for name, (asked, _) in ANSWER_TYPES.items() if asked.search(normalized_question)}
+    if "frequency" in kinds:  # "多久开一次" is not a question of how long
+        kinds.discard("duration")
+    return frozenset(kinds)
 
 
 def states_answer_type(normalized_text: str, kinds: frozenset[str]) -> bool:
