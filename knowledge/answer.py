@@ -23,7 +23,7 @@ from knowledge.answer_types import Answer, Candidate, Source
 from knowledge.calculators import Calculation, calculate
 from knowledge.document_index import DocumentIndex
 from knowledge.index import Hit
-from knowledge.intents import INTENT_CUES
+from knowledge.intents import INTENT_CUES, asked_unit, states_quantity
 from knowledge.normalize import normalize_for_match
 from knowledge.passage import Passage
 from knowledge.pinyin_input import PinyinReader, looks_like_pinyin
@@ -188,7 +188,7 @@ class Answerer:
         if ambiguous is not None:
             return self._resolve_readings(text, terms, *ambiguous, scope)
         hits = self._index.search(terms, scope, limit=NEAREST_TOPICS + 1)
-        general = hits[0] if hits and _reliable(hits[0]) else None
+        general = hits[0] if hits and _reliable(hits[0]) and _states_what_is_asked(terms, hits[0]) else None
         own, quotable = self._document_hit(terms, scope)
         if own is not None and quotable:
             passages = [own.passage] + ([general.passage] if general is not None else [])
@@ -351,6 +351,12 @@ def _reliable(hit: Hit) -> bool:
         floor = MIN_COVERAGE_WITH_DOMAIN_TERM if hit.domain else MIN_COVERAGE
         return hit.coverage >= floor and hit.confidence >= MIN_CONFIDENCE
     return hit.coverage >= MIN_COVERAGE_ALONE and hit.confidence >= MIN_CONFIDENCE_ALONE
+
+
+def _states_what_is_asked(terms: Terms, hit: Hit) -> bool:
+    """A question for a number of days, years, pages … is answered only by an entry stating such a number."""
+    unit = asked_unit(terms.normalized)
+    return unit is None or states_quantity(normalize_for_match(hit.passage.text), unit)
 
 
 def _answer_text(passage: Passage) -> str:

@@ -78,3 +78,20 @@ def answer_types(normalized_question: str) -> frozenset[str]:
 def states_answer_type(normalized_text: str, kinds: frozenset[str]) -> bool:
     """Whether the text states a fact of one of the asked kinds."""
     return any(ANSWER_TYPES[kind][1].search(normalized_text) for kind in kinds)
+
+
+# A question asking for a number of a named unit ("提前几天", "保存几年", "拍几张"). A curated entry that states no
+# number of that unit does not answer it, however many of its words it shares. "好几年"/"十几天" ask nothing, and
+# "挪几天行不行" asks whether, not how many.
+_ASKED_QUANTITY = re.compile(
+    r"(?<![好十])(?:几|多少)个?(天|年|张|字|届|页|份|岁|周|小时|分钟)(?!\s*(?:行不行|行吗|吗|可以|可不可以|也行))"
+)
+
+
+def asked_unit(normalized_question: str) -> str | None:
+    match = _ASKED_QUANTITY.search(normalized_question)
+    return match.group(1) if match else None
+
+
+def states_quantity(normalized_text: str, unit: str) -> bool:
+    return re.search(rf"{_NUMBER}\s*个?{unit}", normalized_text) is not None
