@@ -176,3 +176,37 @@ def test_pinyin_and_homophones_of_the_core_terms(answerer: Answerer, question: s
 @pytest.mark.parametrize("question", ["hello world", "Python how to read excel", "ok"])
 def test_english_is_not_read_as_pinyin(answerer: Answerer, question: str) -> None:
     assert not answerer.answer(question).found
+
+
+@pytest.mark.parametrize(
+    ("question", "found"),
+    [
+        ("开组织生活会要提前几天发通知", False),  # no entry states a number of days for the notice
+        ("组织生活会的会议记录要保存几年", False),
+        ("预备期多长时间", True),
+        ("好几年没交党费了还算党员吗", True),  # "好几年" asks no number
+        ("党日撞上国庆了，往后挪几天行不行", True),  # asks whether, not how many
+    ],
+)
+def test_a_question_for_a_number_of_days_or_years_needs_an_entry_stating_one(
+    answerer: Answerer, question: str, found: bool
+) -> None:
+    assert answerer.answer(question).found is found
+
+
+def test_a_document_passage_is_quoted_only_when_it_states_the_kind_of_fact_asked() -> None:
+    def article(number: int, heading: str, text: str) -> Passage:
+        return Passage(key=f"kb1-{number}", title="某支部组织生活办法", heading_path=(heading,), text=text, document=1)
+
+    answerer = Answerer(
+        [
+            article(1, "第三条", "支部党员大会一般每季度召开1次，由支部书记召集并主持。"),
+            article(2, "第八条", "党费由组织委员按月收缴，每季度末上交党委。"),
+        ]
+    )
+    assert answerer.answer("党员大会由谁来主持").candidates[0].key == "kb1-1"
+    assert answerer.answer("党员大会多久开一次").found
+    assert answerer.answer("党费几号之前要上交").candidates[0].key == "kb1-2"
+    unanswered = answerer.answer("党员大会一次开多少分钟")  # the article states how often, not how long
+    assert not unanswered.found
+    assert unanswered.candidates[0].key == "kb1-1"  # still offered as the nearest topic

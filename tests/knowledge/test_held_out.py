@@ -22,7 +22,7 @@ FLOORS = {
     "blind new topics": 0.70,
     "out-of-knowledge declined": 0.85,
     "document speech": 0.88,
-    "document rules": 0.75,
+    "document rules": 0.83,
 }
 
 
