@@ -59,7 +59,7 @@ class Timed:
 # -- partybot -----------------------------------------------------------------------------------------------------
 
 
-async def _stored_document_answerer(path: Path) -> Answerer:
+async def stored_document_answerer(path: Path) -> Answerer:
     """The document stored as `partybot kb add` stores it (shared by every branch), then the bot's Answerer."""
     from bot.db import open_database
     from bot.services.knowledge_base import add_document, build_answerer
@@ -89,15 +89,15 @@ def run_partybot(repeat: int) -> dict:
     scores = _score_curated_sets(timed, facts.get)
     for name in qa_sets.available_documents():
         path, rows = qa_sets.document_rows(name)
-        document_answerer = asyncio.run(_stored_document_answerer(path))
-        texts = {key: document_answerer.passage(key).text for key in _document_keys(document_answerer)}
+        document_answerer = asyncio.run(stored_document_answerer(path))
+        texts = {key: document_answerer.passage(key).text for key in document_keys(document_answerer)}
         ask = Timed(lambda q, a=document_answerer: qa_sets.reply_of(a.answer(q)))
         scores += qa_sets.score_document(f"document {name}", rows, ask, lambda k, t=texts: t.get(k, ""))
         timed.latencies += ask.latencies
     return _summary("partybot", scores, timed, repeat, loaded - started, built - loaded)
 
 
-def _document_keys(answerer: Answerer) -> list[str]:
+def document_keys(answerer: Answerer) -> list[str]:
     return [key for key in answerer.passage_keys() if key.startswith("kb")]
 
 

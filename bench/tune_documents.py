@@ -15,7 +15,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import qa_sets
-from bench.qa import PlainBM25, _document_keys, _stored_document_answerer
+from bench.qa import PlainBM25, document_keys, stored_document_answerer
 
 FOLDER = qa_sets.DATA / "tune_documents"
 
@@ -23,8 +23,8 @@ FOLDER = qa_sets.DATA / "tune_documents"
 def measure(name: str, verbose: bool) -> tuple[int, int, int, int, int, int]:
     path = FOLDER / f"{name}.txt"
     rows = qa_sets.load_jsonl(FOLDER / f"{name}_questions.jsonl")
-    answerer = asyncio.run(_stored_document_answerer(path))
-    texts = {key: answerer.passage(key).text for key in _document_keys(answerer)}
+    answerer = asyncio.run(stored_document_answerer(path))
+    texts = {key: answerer.passage(key).text for key in document_keys(answerer)}
     paragraphs = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     plain = PlainBM25([str(i) for i in range(len(paragraphs))], paragraphs)
     right = ranked_right = base_right = answerable = declined = unanswerable = 0
@@ -41,10 +41,12 @@ def measure(name: str, verbose: bool) -> tuple[int, int, int, int, int, int]:
             continue
         answerable += 1
         ok = answer.found and qa_sets.squash(row["answer_has"]) in qa_sets.squash(held)
-        first = plain.ranked(row["q"])[1][:1]
-        base_ok = bool(first) and qa_sets.squash(row["answer_has"]) in qa_sets.squash(paragraphs[int(first[0])])
-        best = answerer._document_hit(answerer._analyzer.analyze(row["q"]), None)[0]
-        ranked_right += best is not None and qa_sets.squash(row["answer_has"]) in qa_sets.squash(best.passage.text)
+        plain_first = plain.ranked(row["q"])[1][:1]
+        base_ok = bool(plain_first) and qa_sets.squash(row["answer_has"]) in qa_sets.squash(
+            paragraphs[int(plain_first[0])]
+        )
+        first = next((c.key for c in answerer.rank(row["q"]) if c.key in texts), None)
+        ranked_right += first is not None and qa_sets.squash(row["answer_has"]) in qa_sets.squash(texts[first])
         right += ok
         base_right += base_ok
         if verbose and not ok:
