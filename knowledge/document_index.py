@@ -17,6 +17,7 @@ from knowledge.index import NON_TOPIC_WORDS, Hit
 from knowledge.intents import answer_types, states_answer_type
 from knowledge.passage import Passage
 from knowledge.ranking import Ranker, matching_text
+from knowledge.regulation_words import formal_forms, with_formal_words
 
 # words that point at the document rather than at what is asked ("讲话里说…", "办法规定…")
 DOCUMENT_POINTERS = frozenset(
@@ -48,7 +49,8 @@ class DocumentIndex:
 
     def search(self, question: Terms, limit: int) -> list[Hit]:
         """The best passages, each with its coverage of the question judged against this document."""
-        hits = self._ranker.search(question, self.scope, limit=limit)
+        expanded = with_formal_words(question, lambda text: self._analyzer.analyze(text, repair=False))
+        hits = self._ranker.search(expanded, self.scope, limit=limit)
         return [replace(h, coverage=self._coverage(question, h)) for h in hits]
 
     def best(self, question: Terms) -> Hit | None:
@@ -83,10 +85,18 @@ class DocumentIndex:
                 weight = min(weight, UNKNOWN_WORD_WEIGHT)
             if len(word) == 1:
                 weight *= SINGLE_CHARACTER_WEIGHT
-            if word in text or self._ranker.words.contains(hit.number, word):
+            if self._holds(hit.number, text, word):
                 covered += weight
             elif all(character in text for character in word):
                 covered += PARTIAL_CREDIT * weight
             else:
                 missing += weight if self._analyzer.is_noun(word) else MISSING_OTHER_WEIGHT * weight
         return covered / (covered + missing) if covered else 0.0
+
+    def _holds(self, number: int, text: str, word: str) -> bool:
+        """The passage has the word, as text or as its canonical term, or the regulation's word for it."""
+        return (
+            word in text
+            or self._ranker.words.contains(number, word)
+            or any(formal in text for formal in formal_forms(word))
+        )

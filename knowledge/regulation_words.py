@@ -1,0 +1,43 @@
+"""How a regulation words what a member asks in everyday words: "最少挂几天" is "不少于7天", "攒" is "累计".
+
+Uploaded documents speak the formal register of Party regulations; members ask in the everyday one. Only the
+document ranking uses this table: a question word also matches the regulation's wording for it, in ranking and in
+coverage. The curated entries carry their own phrasings and do not need it. Each row is general usage, not the
+wording of any one document.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from knowledge.analyzer import Terms
+
+# everyday word (as jieba cuts a question) -> the regulation's words for it
+FORMAL_WORDS: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(("最少", "至少", "起码", "最低", "最短"), ("不少于", "不低于", "不得少于")),
+    **dict.fromkeys(("最多", "顶多", "最长", "最高", "封顶"), ("不超过", "不得超过", "上限")),
+    **dict.fromkeys(("之内", "以内"), ("日内", "天内")),
+    **dict.fromkeys(("实行", "执行", "生效"), ("施行",)),
+    **dict.fromkeys(("攒", "攒够", "累积"), ("累计",)),
+    **dict.fromkeys(("贴", "张贴", "挂"), ("公示", "公开")),
+    **dict.fromkeys(("钱", "块", "块钱"), ("元", "经费", "资金")),
+    **dict.fromkeys(("小时", "钟头"), ("学时", "课时")),
+    **dict.fromkeys(("一换", "换届", "几年一换"), ("任期", "届满")),
+    **dict.fromkeys(("本子",), ("记录本", "登记簿", "台账")),
+    **dict.fromkeys(("名额",), ("指标", "计划")),
+    **dict.fromkeys(("打工", "务工"), ("外出",)),
+}
+
+
+def formal_forms(word: str) -> tuple[str, ...]:
+    return FORMAL_WORDS.get(word, ())
+
+
+def with_formal_words(question: Terms, cut: Callable[[str], Terms]) -> Terms:
+    """The question with the regulation's words for its everyday ones added (words and character bigrams)."""
+    phrases = [formal for word in question.words for formal in formal_forms(word)]
+    if not phrases:
+        return question
+    added = cut(" ".join(phrases))
+    words = tuple(w for w in added.words if len(w) > 1 and w not in question.words)
+    return Terms(question.words + words, question.bigrams + added.bigrams, question.normalized)
