@@ -50,9 +50,13 @@ ANSWER_TYPES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
             rf"{_NUMBER}\s*(?:月|日|号)|星期|周[一二三四五六日]|月底|年底|季度|上旬|中旬|下旬|前后"
             rf"|[满前]\s*{_NUMBER}\s*个?(?:月|天|日|周|工作日)|{_NUMBER}\s*个?(?:月|天|日|工作日)\s*[前内后]",
         ),
+        "people": (
+            r"多少人|几个?人|多少名|几名|几位|多少位|多少个?(?:党员|委员|代表)|几个(?:党员|委员|代表)",
+            rf"{_NUMBER}\s*(?:人|名|位)|分之|[0-9.]+\s*%|半数|过半",
+        ),
         "count": (
-            r"(?:多少|几)(?:个|名|位)?(?:人|户|件|字|项|份|张|页|本|届|星)|(?:多少|几)个(?!小时|月|钟头|星期|工作日)|多少次|几次",
-            rf"{_NUMBER}\s*(?:人|名|个|次|件|字|户|项|期|支|家|份|张|本|届|星)",
+            r"(?:多少|几)(?:个|件|户|字|项|份|张|页|本|届|星|次)|多少次|几次",
+            rf"{_NUMBER}\s*(?:个|次|件|字|户|项|期|支|家|份|张|本|届|星|人|名|位)",
         ),
         "score": (r"(?:多少|几)分|扣多少|加多少|算几|什么等次|什么档", rf"{_NUMBER}\s*分|等次|等级|档"),
         "share": (
@@ -72,6 +76,8 @@ def answer_types(normalized_question: str) -> frozenset[str]:
     kinds = {name for name, (asked, _) in ANSWER_TYPES.items() if asked.search(normalized_question)}
     if "frequency" in kinds:  # "多久开一次" is not a question of how long
         kinds.discard("duration")
+    if "people" in kinds:  # "几个人" asks for a head count, not any count
+        kinds.discard("count")
     return frozenset(kinds)
 
 
