@@ -34,10 +34,11 @@ def formal_forms(word: str) -> tuple[str, ...]:
 
 
 def with_formal_words(question: Terms, cut: Callable[[str], Terms]) -> Terms:
-    """The question with the regulation's words for its everyday ones added (words and character bigrams)."""
-    phrases = [formal for word in question.words for formal in formal_forms(word)]
+    """The question with the regulation's words for its everyday ones added: as words for the word ranker, and in
+    the text the character-bigram ranker reads."""
+    phrases = " ".join(formal for word in question.words for formal in formal_forms(word))
     if not phrases:
         return question
-    added = cut(" ".join(phrases))
+    added = cut(phrases)
     words = tuple(w for w in added.words if len(w) > 1 and w not in question.words)
-    return Terms(question.words + words, question.bigrams + added.bigrams, question.normalized)
+    return Terms(question.words + words, question.bigrams + added.bigrams, f"{question.normalized} {phrases}")
