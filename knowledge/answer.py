@@ -23,7 +23,7 @@ from knowledge.answer_types import Answer, Candidate, Source
 from knowledge.calculators import Calculation, calculate
 from knowledge.document_index import DocumentIndex
 from knowledge.index import Hit
-from knowledge.intents import INTENT_CUES, asked_unit, states_quantity
+from knowledge.intents import INTENT_CUES, states_what_is_asked
 from knowledge.normalize import normalize_for_match
 from knowledge.passage import Passage
 from knowledge.pinyin_input import PinyinReader, looks_like_pinyin
@@ -354,9 +354,9 @@ def _reliable(hit: Hit) -> bool:
 
 
 def _states_what_is_asked(terms: Terms, hit: Hit) -> bool:
-    """A question for a number of days, years, pages … is answered only by an entry stating such a number."""
-    unit = asked_unit(terms.normalized)
-    return unit is None or states_quantity(normalize_for_match(hit.passage.text), unit)
+    """A question for a number of days, a year or money is answered only by an entry that states one."""
+    passage = hit.passage
+    return states_what_is_asked(terms.normalized, normalize_for_match(" ".join((passage.text, *passage.phrasings))))
 
 
 def _answer_text(passage: Passage) -> str:

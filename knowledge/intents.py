@@ -86,18 +86,26 @@ def states_answer_type(normalized_text: str, kinds: frozenset[str]) -> bool:
     return any(ANSWER_TYPES[kind][1].search(normalized_text) for kind in kinds)
 
 
-# A question asking for a number of a named unit ("提前几天", "保存几年", "拍几张"). A curated entry that states no
-# number of that unit does not answer it, however many of its words it shares. "好几年"/"十几天" ask nothing, and
-# "挪几天行不行" asks whether, not how many.
+# What a curated entry must state to answer a question that asks for something specific. An entry that shares the
+# question's topic words but states no such thing answers a neighbouring question, not this one.
+# - a number of a named unit ("提前几天", "保存几年", "拍几张"); "好几年"/"十几天" ask nothing, and "挪几天行不行"
+#   asks whether, not how many;
+# - a year ("哪年出台的", "历史上"): a year written out;
+# - money ("有没有奖金", "补贴多少"): an amount or a word about money.
 _ASKED_QUANTITY = re.compile(
     r"(?<![好十])(?:几|多少)个?(天|年|张|字|届|页|份|岁|周|小时|分钟)(?!\s*(?:行不行|行吗|吗|可以|可不可以|也行))"
 )
+_ASKED_YEAR = re.compile(r"哪年|哪一年|什么年代|哪个年代|历史上|什么时候(?:出台|提出|成立|制定|颁布|发布)")
+_STATED_YEAR = re.compile(r"[0-9]{4}\s*年")
+_ASKED_MONEY = re.compile(r"奖金|补贴|工资|报酬|报销|津贴|补助|多少钱|费用|慰问金|奖励")
+_STATED_MONEY = re.compile(r"[0-9]+\s*元|奖金|补贴|工资|报酬|报销|津贴|补助|费用|经费|慰问|奖励|收入|钱")
 
 
-def asked_unit(normalized_question: str) -> str | None:
-    match = _ASKED_QUANTITY.search(normalized_question)
-    return match.group(1) if match else None
-
-
-def states_quantity(normalized_text: str, unit: str) -> bool:
-    return re.search(rf"{_NUMBER}\s*个?{unit}", normalized_text) is not None
+def states_what_is_asked(normalized_question: str, normalized_text: str) -> bool:
+    """False when the question asks for a number of some unit, a year or money, and the text states none."""
+    quantity = _ASKED_QUANTITY.search(normalized_question)
+    if quantity and not re.search(rf"{_NUMBER}\s*个?{quantity.group(1)}", normalized_text):
+        return False
+    if _ASKED_YEAR.search(normalized_question) and not _STATED_YEAR.search(normalized_text):
+        return False
+    return not _ASKED_MONEY.search(normalized_question) or _STATED_MONEY.search(normalized_text) is not None

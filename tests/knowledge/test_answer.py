@@ -186,9 +186,12 @@ def test_english_is_not_read_as_pinyin(answerer: Answerer, question: str) -> Non
         ("预备期多长时间", True),
         ("好几年没交党费了还算党员吗", True),  # "好几年" asks no number
         ("党日撞上国庆了，往后挪几天行不行", True),  # asks whether, not how many
+        ("入党誓词历史上改过几次", False),  # a question of history needs a year
+        ("预备党员从什么时候开始交党费", True),
+        ("党员民主评议评了优秀有没有奖金", False),  # the grading entry says nothing about money
     ],
 )
-def test_a_question_for_a_number_of_days_or_years_needs_an_entry_stating_one(
+def test_a_question_for_a_number_a_year_or_money_needs_an_entry_stating_one(
     answerer: Answerer, question: str, found: bool
 ) -> None:
     assert answerer.answer(question).found is found
