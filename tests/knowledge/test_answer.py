@@ -213,3 +213,21 @@ def test_a_document_passage_is_quoted_only_when_it_states_the_kind_of_fact_asked
     unanswered = answerer.answer("党员大会一次开多少分钟")  # the article states how often, not how long
     assert not unanswered.found
     assert unanswered.candidates[0].key == "kb1-1"  # still offered as the nearest topic
+
+
+def test_everyday_words_meet_the_regulations_wording_for_them() -> None:
+    def article(number: int, heading: str, text: str) -> Passage:
+        return Passage(key=f"kb1-{number}", title="某街道积分办法", heading_path=(heading,), text=text, document=1)
+
+    answerer = Answerer(
+        [
+            article(1, "（一）积分标准", "党员参加志愿服务，每服务1小时计1分，应急值守每小时计2分。"),
+            article(2, "（二）积分上限", "党员年度累计积分上限为120分，超出部分不再计入。"),
+            article(3, "（三）积分兑换", "积分可以兑换日用品，1分折合1元。"),
+        ]
+    )
+    # "攒" is the regulation's "累计", "最多" its "上限": without them the scoring article would win
+    answer = answerer.answer("一年最多能攒多少分")
+    assert answer.found
+    assert answer.candidates[0].key == "kb1-2"
+    assert answerer.answer("积分能换多少钱的东西").candidates[0].key == "kb1-3"
