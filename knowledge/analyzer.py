@@ -92,7 +92,7 @@ class Analyzer:
             if chunk in self._canonical:
                 return None
             term = self._by_sound.get(" ".join(sounds[start : start + size]))
-            if term is not None and not self._starts_real_word(run, start, term):
+            if term is not None and not self._starts_real_word(run, start, term) and not _a_verb(run, start, term):
                 return term
         return None
 
@@ -158,6 +158,18 @@ class Analyzer:
             if phrase in normalized:
                 return phrase, readings
         return None
+
+
+def _a_verb(run: str, start: int, term: str) -> bool:
+    """The last character differs from the term's, is a verb of its own ("回"), and the text goes on as with a
+    verb ("回村", "回原单位"), not as a question about the term ("回多久开一次")."""
+    end = start + len(term)
+    return (
+        end < len(run)
+        and run[end - 1] != term[-1]
+        and run[end - 1] in lexicon.VERBS_NOT_TYPOS
+        and run[end] not in lexicon.QUESTION_CONTINUATIONS
+    )
 
 
 def trimmed_dictionary() -> Path:

@@ -184,6 +184,12 @@ TYPOS: dict[str, str] = {
     "年新制": "年薪制",
 }
 
+# characters that sound like a term's last character but, with text after them, are a verb of their own: "党员回村"
+# and "党员回原单位" are not a typo of 党员会 (only "…党员回" at the end of a clause may be)
+VERBS_NOT_TYPOS = frozenset("回")
+# ... unless what follows is how a question about the term goes on ("党员回多久开一次", "支委回要几个人")
+QUESTION_CONTINUATIONS = frozenset("多几开怎什啥要是有一每的在上能应该由谁哪")
+
 # single words a question adds nothing with
 STOPWORDS: frozenset[str] = frozenset(
     "的 了 吗 呢 啊 吧 呀 哦 嘛 么 是 在 和 与 及 或 就 都 也 还 又 再 这 那 这个 那个 这样 "

@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from knowledge.analyzer import shared_analyzer
 from knowledge.answer import LOCAL_PRACTICE_NOTE, Answerer
 from knowledge.answer_types import Answer
 from knowledge.calculators import calculate
 from knowledge.curated import CuratedFormatError, load_curated, parse_curated
+from knowledge.normalize import normalize_for_match
 from knowledge.passage import Passage
 
 DEV_DIR = Path(__file__).parent.parent / "data" / "dev"
@@ -231,3 +233,16 @@ def test_everyday_words_meet_the_regulations_wording_for_them() -> None:
     assert answer.found
     assert answer.candidates[0].key == "kb1-2"
     assert answerer.answer("积分能换多少钱的东西").candidates[0].key == "kb1-3"
+
+
+@pytest.mark.parametrize(
+    ("question", "repaired"),
+    [
+        ("流动党员回村了要办啥手续", "流动党员回村了要办啥手续"),  # 回 is the verb here, not a typo of 会
+        ("党员回原单位以后", "党员回原单位以后"),
+        ("党员回多久开一次", "党员会多久开一次"),  # the question goes on about the meeting
+        ("支委汇多久开一次", "支委会多久开一次"),
+    ],
+)
+def test_a_verb_that_sounds_like_a_terms_last_character_is_left_alone(question: str, repaired: str) -> None:
+    assert shared_analyzer().repair(normalize_for_match(question)) == repaired
