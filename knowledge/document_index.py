@@ -31,7 +31,7 @@ LEADERS = 3  # passages, by rank, among which the best is chosen
 ANSWER_TYPE_BONUS = 0.3  # for a passage stating a fact of the kind asked (a duration for "多长时间")
 # Share of the question's topic-word weight the best passage must hold to be quoted. Paraphrases keep about half
 # of a question's words; the asked-kind check below turns away most questions the document leaves open.
-MIN_COVERAGE = 0.55
+MIN_COVERAGE = 0.5
 # "谁"/"哪个部门" is answered by almost any sentence of a regulation (由…负责): too loose to decide on
 LOOSE_KINDS = frozenset({"who"})
 
