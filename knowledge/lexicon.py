@@ -182,6 +182,8 @@ TYPOS: dict[str, str] = {
     "党零": "党龄",
     "党飞": "党费",
     "年新制": "年薪制",
+    "台帐": "台账",  # the older variant character, still common in documents and questions
+    "帐目": "账目",
 }
 
 # characters that sound like a term's last character but, with text after them, are a verb of their own: "党员回村"
