@@ -1,9 +1,11 @@
 """The tuning loop's measure for uploaded documents: each document of tests/data/tune_documents (never the held-out
 tests/data/documents) stored as `partybot kb add` stores it, its questions asked, beside the plain baseline.
 
-Usage: python bench/tune_documents.py [name ...] [-v]
+Usage: python bench/tune_documents.py [name ...] [-v] [--validation]
 
-``-v`` lists each miss with the passage answered (or "declined") and the baseline's verdict.
+``-v`` lists each miss with the passage answered (or "declined") and the baseline's verdict. ``--validation`` reads
+tests/data/validation_documents instead: documents written to check the tuning, frozen and never tuned on (print
+its figures, not its misses).
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import qa_sets
 from bench.qa import PlainBM25, document_keys, stored_document_answerer
 
-FOLDER = qa_sets.DATA / "tune_documents"
+TUNING = qa_sets.DATA / "tune_documents"
+VALIDATION = qa_sets.DATA / "validation_documents"
 
 
-def measure(name: str, verbose: bool) -> tuple[int, int, int, int, int, int]:
-    path = FOLDER / f"{name}.txt"
-    rows = qa_sets.load_jsonl(FOLDER / f"{name}_questions.jsonl")
+def measure(name: str, verbose: bool, folder: Path = TUNING) -> tuple[int, int, int, int, int, int]:
+    path = folder / f"{name}.txt"
+    rows = qa_sets.load_jsonl(folder / f"{name}_questions.jsonl")
     answerer = asyncio.run(stored_document_answerer(path))
     texts = {key: answerer.passage(key).text for key in document_keys(answerer)}
     paragraphs = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -56,12 +59,13 @@ def measure(name: str, verbose: bool) -> tuple[int, int, int, int, int, int]:
 
 
 def main() -> None:
-    verbose = "-v" in sys.argv
+    folder = VALIDATION if "--validation" in sys.argv else TUNING
+    verbose = "-v" in sys.argv and folder is TUNING
     names = [a for a in sys.argv[1:] if not a.startswith("-")] or sorted(
-        p.name.removesuffix("_questions.jsonl") for p in FOLDER.glob("*_questions.jsonl")
+        p.name.removesuffix("_questions.jsonl") for p in folder.glob("*_questions.jsonl")
     )
     for name in names:
-        right, ranked, base, answerable, declined, unanswerable = measure(name, verbose)
+        right, ranked, base, answerable, declined, unanswerable = measure(name, verbose, folder)
         print(
             f"{name}: answered right {right}/{answerable} ({right / answerable:.1%}),"
             f" ranked first {ranked / answerable:.1%}, baseline {base / answerable:.1%};"
