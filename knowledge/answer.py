@@ -20,10 +20,11 @@ from functools import cached_property
 from knowledge import lexicon
 from knowledge.analyzer import Analyzer, Terms, shared_analyzer
 from knowledge.answer_types import Answer, Candidate, Source
+from knowledge.asked_kinds import states_what_is_asked
 from knowledge.calculators import Calculation, calculate
 from knowledge.document_index import DocumentIndex
 from knowledge.index import Hit
-from knowledge.intents import INTENT_CUES, states_what_is_asked
+from knowledge.intents import INTENT_CUES
 from knowledge.normalize import normalize_for_match
 from knowledge.passage import Passage
 from knowledge.pinyin_input import PinyinReader, looks_like_pinyin

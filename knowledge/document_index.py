@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from knowledge.analyzer import Analyzer, Terms
+from knowledge.asked_kinds import answer_types, states_answer_type
 from knowledge.index import NON_TOPIC_WORDS, Hit
-from knowledge.intents import answer_types, states_answer_type
 from knowledge.passage import Passage
 from knowledge.ranking import Ranker, matching_text
 from knowledge.regulation_words import formal_forms, with_formal_words

@@ -1,0 +1,89 @@
+"""What kind of fact a question asks for (a number of days, a date, a head count, money …) and whether a text states
+one. A passage that shares a question's words but states no fact of the asked kind answers a neighbouring
+question: "开组织生活会要提前几天发通知" is not answered by an entry that names no number of days.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Kinds of fact, each with how a question asks for it and how a passage states it. A regulation or a speech answers
+# "多长时间" with "不少于2小时" and "哪一天" with "每月第二个星期四": among an uploaded document's passages that share
+# the question's words, the one stating a fact of the asked kind is the likelier answer (knowledge.document_index).
+_NUMBER = r"[0-9一二三四五六七八九十百千万两半]+"
+ANSWER_TYPES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
+    name: (re.compile(asked), re.compile(stated))
+    for name, (asked, stated) in {
+        # "多久开一次" asks how often, not how long: it is the frequency kind, checked first
+        "frequency": (
+            r"(?:多久|多长时间|隔多久|多少天|几个?月|几年)[^，。?？]{0,4}(?:一次|一回|一趟|一换)|几次|多少次|几回|频率|一年.{0,4}几",
+            rf"每(?:个)?(?:月|季度|年|半年|周|星期|学期|届)|{_NUMBER}\s*次|一次",
+        ),
+        "duration": (
+            r"多长时间|多久|多长|(?:几|多少)个?(?:天|小时|钟头|学时|课时|月|年|周|星期|分钟|工作日)",
+            rf"{_NUMBER}\s*(?:个)?(?:小时|分钟|天|日|个?工作日|周|个?月|年|学时|课时)|任期|届",
+        ),
+        "date": (
+            r"哪天|哪一天|几号|几月|什么时候|何时|哪个月|什么时间|截止|之前|以前",
+            rf"{_NUMBER}\s*(?:月|日|号)|星期|周[一二三四五六日]|月底|年底|季度|上旬|中旬|下旬|前后"
+            rf"|[满前]\s*{_NUMBER}\s*个?(?:月|天|日|周|工作日)|{_NUMBER}\s*个?(?:月|天|日|工作日)\s*[前内后]",
+        ),
+        "people": (
+            r"多少人|几个?人|多少名|几名|几位|多少位|多少个?(?:党员|委员|代表)|几个(?:党员|委员|代表)",
+            rf"{_NUMBER}\s*(?:人|名|位)|分之|[0-9.]+\s*%|半数|过半",
+        ),
+        "count": (
+            r"(?:多少|几)(?:个|件|户|字|项|份|张|页|本|届|星|次)|多少次|几次",
+            rf"{_NUMBER}\s*(?:个|次|件|字|户|项|期|支|家|份|张|本|届|星|人|名|位)",
+        ),
+        "score": (r"(?:多少|几)分|扣多少|加多少|算几|什么等次|什么档", rf"{_NUMBER}\s*分|等次|等级|档"),
+        "share": (
+            r"多少比例|比例|百分之|几成|多大比重|占多少|占多大",
+            r"[0-9.]+\s*%|百分之|分之|[一二三四五六七八九]成",
+        ),
+        "money": (
+            r"多少钱|多少元|多少万|费用|经费|报酬|补贴|补助|奖励|奖多少|补多少",
+            rf"{_NUMBER}\s*(?:元|万元|万)",
+        ),
+        "who": (r"谁|哪个单位|哪个部门|由哪|哪一级|找哪", r"负责|牵头|主持|由|组织部|党委|党工委|书记|委员|支部"),
+    }.items()
+}
+
+
+def answer_types(normalized_question: str) -> frozenset[str]:
+    kinds = {name for name, (asked, _) in ANSWER_TYPES.items() if asked.search(normalized_question)}
+    if "frequency" in kinds:  # "多久开一次" is not a question of how long
+        kinds.discard("duration")
+    if "people" in kinds:  # "几个人" asks for a head count, not any count
+        kinds.discard("count")
+    return frozenset(kinds)
+
+
+def states_answer_type(normalized_text: str, kinds: frozenset[str]) -> bool:
+    """Whether the text states a fact of one of the asked kinds."""
+    return any(ANSWER_TYPES[kind][1].search(normalized_text) for kind in kinds)
+
+
+# What a curated entry must state to answer a question that asks for something specific. An entry that shares the
+# question's topic words but states no such thing answers a neighbouring question, not this one.
+# - a number of a named unit ("提前几天", "保存几年", "拍几张"); "好几年"/"十几天" ask nothing, and "挪几天行不行"
+#   asks whether, not how many;
+# - a year ("哪年出台的", "历史上"): a year written out;
+# - money ("有没有奖金", "补贴多少"): an amount or a word about money.
+_ASKED_QUANTITY = re.compile(
+    r"(?<![好十])(?:几|多少)个?(天|年|张|字|届|页|份|岁|周|小时|分钟)(?!\s*(?:行不行|行吗|吗|可以|可不可以|也行))"
+)
+_ASKED_YEAR = re.compile(r"哪年|哪一年|什么年代|哪个年代|历史上|什么时候(?:出台|提出|成立|制定|颁布|发布)")
+_STATED_YEAR = re.compile(r"[0-9]{4}\s*年")
+_ASKED_MONEY = re.compile(r"奖金|补贴|工资|报酬|报销|津贴|补助|多少钱|费用|慰问金|奖励")
+_STATED_MONEY = re.compile(r"[0-9]+\s*元|奖金|补贴|工资|报酬|报销|津贴|补助|费用|经费|慰问|奖励|收入|钱")
+
+
+def states_what_is_asked(normalized_question: str, normalized_text: str) -> bool:
+    """False when the question asks for a number of some unit, a year or money, and the text states none."""
+    quantity = _ASKED_QUANTITY.search(normalized_question)
+    if quantity and not re.search(rf"{_NUMBER}\s*个?{quantity.group(1)}", normalized_text):
+        return False
+    if _ASKED_YEAR.search(normalized_question) and not _STATED_YEAR.search(normalized_text):
+        return False
+    return not _ASKED_MONEY.search(normalized_question) or _STATED_MONEY.search(normalized_text) is not None
