@@ -99,6 +99,8 @@ class Answerer:
         self._documents = [DocumentIndex(ps, self._analyzer) for ps in by_document.values()]
         curated = [p for p in self._passages.values() if p.document is None]
         self._index = Ranker(curated, self._analyzer)
+        # what each entry states, in matching form, for the asked-kind check (normalising per question is slow)
+        self._stated = {p.key: normalize_for_match(" ".join((p.text, *p.phrasings))) for p in curated}
 
     def __len__(self) -> int:
         return len(self._passages)
@@ -189,7 +191,7 @@ class Answerer:
         if ambiguous is not None:
             return self._resolve_readings(text, terms, *ambiguous, scope)
         hits = self._index.search(terms, scope, limit=NEAREST_TOPICS + 1)
-        general = hits[0] if hits and _reliable(hits[0]) and _states_what_is_asked(terms, hits[0]) else None
+        general = hits[0] if hits and _reliable(hits[0]) and self._states_what_is_asked(terms, hits[0]) else None
         own, quotable = self._document_hit(terms, scope)
         if own is not None and quotable:
             passages = [own.passage] + ([general.passage] if general is not None else [])
@@ -198,6 +200,10 @@ class Answerer:
             return _Resolved(text, True, [general.passage], hits, general.coverage, terms)
         nearest = hits + ([own] if own is not None else [])
         return _Resolved(text, False, [], nearest, hits[0].coverage if hits else 0.0, terms)
+
+    def _states_what_is_asked(self, terms: Terms, hit: Hit) -> bool:
+        """A question for a number of days, a year or money is answered only by an entry that states one."""
+        return states_what_is_asked(terms.normalized, self._stated[hit.passage.key])
 
     def _document_hit(self, terms: Terms, scope: int | None) -> tuple[Hit | None, bool]:
         """The best passage of the uploaded documents the asker may see, and whether it can be quoted as the answer
@@ -352,12 +358,6 @@ def _reliable(hit: Hit) -> bool:
         floor = MIN_COVERAGE_WITH_DOMAIN_TERM if hit.domain else MIN_COVERAGE
         return hit.coverage >= floor and hit.confidence >= MIN_CONFIDENCE
     return hit.coverage >= MIN_COVERAGE_ALONE and hit.confidence >= MIN_CONFIDENCE_ALONE
-
-
-def _states_what_is_asked(terms: Terms, hit: Hit) -> bool:
-    """A question for a number of days, a year or money is answered only by an entry that states one."""
-    passage = hit.passage
-    return states_what_is_asked(terms.normalized, normalize_for_match(" ".join((passage.text, *passage.phrasings))))
 
 
 def _answer_text(passage: Passage) -> str:
