@@ -89,6 +89,10 @@ class PassageIndex:
         self._average = {
             name: (sum(d.lengths[name] for d in self._docs) / count) or 1.0 for name in (*FIELD_WEIGHTS, "bigram")
         }
+        # each term's BM25 contribution to each passage holding it depends on nothing else: computed on the first
+        # question that has the term, then only added up (a benign race: two threads compute the same list)
+        self._scored: dict[str, list[tuple[int, float]]] = {}
+        self._scored_bigrams: dict[str, list[tuple[int, float]]] = {}
 
     def __len__(self) -> int:
         return len(self._docs)
@@ -128,13 +132,11 @@ class PassageIndex:
         """(passage number, plain BM25 score) of the ``count`` best visible passages, before the boosts."""
         scores: dict[int, float] = defaultdict(float)
         for term in dict.fromkeys(question.words):
-            for number in self._postings.get(term, ()):
-                scores[number] += self._term_score(self._docs[number], term)
+            for number, score in self._scored_postings(term):
+                scores[number] += score
         for bigram in set(question.bigrams):
-            for number in self._bigram_postings.get(bigram, ()):
-                scores[number] += BIGRAM_WEIGHT * self._field_score(
-                    self._docs[number], "bigram", bigram, self._bigram_idf[bigram]
-                )
+            for number, score in self._scored_bigram_postings(bigram):
+                scores[number] += score
         visible = [(n, score) for n, score in scores.items() if self._docs[n].passage.scope in (None, scope)]
         return heapq.nlargest(count, visible, key=lambda item: item[1])
 
@@ -215,6 +217,28 @@ class PassageIndex:
     def contains(self, number: int, word: str) -> bool:
         """Whether the passage at ``number`` has this (canonical) word in any field."""
         return word in self._docs[number].vocabulary
+
+    def _scored_postings(self, term: str) -> list[tuple[int, float]]:
+        scored = self._scored.get(term)
+        if scored is None:
+            if term not in self._postings:  # stored only for the index's own terms: input cannot grow the table
+                return []
+            scored = [(n, self._term_score(self._docs[n], term)) for n in self._postings[term]]
+            self._scored[term] = scored
+        return scored
+
+    def _scored_bigram_postings(self, bigram: str) -> list[tuple[int, float]]:
+        scored = self._scored_bigrams.get(bigram)
+        if scored is None:
+            if bigram not in self._bigram_postings:
+                return []
+            idf = self._bigram_idf[bigram]
+            scored = [
+                (n, BIGRAM_WEIGHT * self._field_score(self._docs[n], "bigram", bigram, idf))
+                for n in self._bigram_postings[bigram]
+            ]
+            self._scored_bigrams[bigram] = scored
+        return scored
 
     def _term_score(self, doc: _Indexed, term: str) -> float:
         idf = self._idf[term]
