@@ -24,7 +24,6 @@ FORMAL_WORDS: dict[str, tuple[str, ...]] = {
     **dict.fromkeys(("小时", "钟头"), ("学时", "课时")),
     **dict.fromkeys(("一换", "换届", "几年一换"), ("任期", "届满")),
     **dict.fromkeys(("本子",), ("记录本", "登记簿", "台账")),
-    **dict.fromkeys(("名额",), ("指标", "计划")),
     **dict.fromkeys(("打工", "务工"), ("外出",)),
     **dict.fromkeys(("拖", "往后拖", "推迟", "推后", "顺延", "晚点"), ("延期", "延长")),
     **dict.fromkeys(("调走", "调离"), ("空缺", "调出")),
@@ -43,6 +42,10 @@ FORMAL_WORDS: dict[str, tuple[str, ...]] = {
     **dict.fromkeys(("掏", "自己掏"), ("自付",)),
     **dict.fromkeys(("管用", "作废", "失效"), ("废止", "有效")),
     **dict.fromkeys(("该到", "应该到"), ("应到",)),
+    **dict.fromkeys(("半年",), ("6个月", "六个月")),
+    **dict.fromkeys(("老是", "总是", "经常"), ("连续", "多次")),
+    # a member's "支委" (read as the committee) is often the committee's members: "支委一年培训多久"
+    **dict.fromkeys(("支委会",), ("支部委员",)),
 }
 
 
