@@ -20,7 +20,7 @@ from functools import cached_property
 from knowledge import lexicon
 from knowledge.analyzer import Analyzer, Terms, shared_analyzer
 from knowledge.answer_types import Answer, Candidate, Source
-from knowledge.asked_kinds import states_what_is_asked
+from knowledge.asked_kinds import other_body, states_what_is_asked
 from knowledge.calculators import Calculation, calculate
 from knowledge.document_index import DocumentIndex
 from knowledge.index import Hit
@@ -131,7 +131,7 @@ class Answerer:
         parts = split_question(text)
         if len(parts) > 1:  # each part may be a calculation of its own ("多久开一次，表决要到多少人")
             return self._multi_part(question, parts, scope)
-        calculation = calculate(text)
+        calculation = _calculate(text)
         if calculation is not None:
             return self._calculated(question, text, calculation, scope)
         overview = overview_parts(text)
@@ -270,7 +270,7 @@ class Answerer:
         distinct = {r.identity for r in resolved if r.found}
         if len(parts) < 2 or len(distinct) < 2:
             text = question.strip()[:MAX_QUESTION_CHARS]
-            calculation = calculate(text)
+            calculation = _calculate(text)
             if calculation is not None:
                 return self._calculated(question, text, calculation, scope)
             return self._from_resolved(question, self._resolve(text, scope))
@@ -319,7 +319,7 @@ class Answerer:
         return merged
 
     def _resolve_part(self, text: str, scope: int | None) -> _Resolved:
-        calculation = calculate(text)
+        calculation = _calculate(text)
         if calculation is not None:
             return _Resolved(text, True, score=1.0, calculation=calculation)
         return self._resolve(text, scope)
@@ -347,6 +347,11 @@ class Answerer:
         if passage.document is None or terms is None:
             return _answer_text(passage)
         return _excerpt(passage.text, terms)
+
+
+def _calculate(text: str) -> Calculation | None:
+    """A Party rule worked out for the numbers asked; not for another organisation's meeting ("团员大会到会多少人")."""
+    return None if other_body(normalize_for_match(text)) else calculate(text)
 
 
 def _reliable(hit: Hit) -> bool:

@@ -79,8 +79,27 @@ _ASKED_MONEY = re.compile(r"奖金|补贴|工资|报酬|报销|津贴|补助|多
 _STATED_MONEY = re.compile(r"[0-9]+\s*元|奖金|补贴|工资|报酬|报销|津贴|补助|费用|经费|慰问|奖励|收入|钱")
 
 
+# Organisations other than the Party whose meetings and elections sound like a branch's ("团员大会到会多少人才有效",
+# "工会小组会一个月开几次"): the Party's rules do not answer for them. A 团员 applying to join the Party is a Party
+# question, so only the League's own bodies and meetings count.
+_OTHER_BODIES = re.compile(
+    r"共青团|团支部|团员大会|团员民主评议|团员评议|团费|团日|团委|团组织|工会|妇联|民主党派|村委会|村民委员会|"
+    r"居委会|居民委员会|职代会|职工代表大会|少先队|业委会|人大代表|政协"
+)
+
+
+def other_body(normalized_question: str) -> str | None:
+    """The non-Party organisation a question is about, if it names one."""
+    match = _OTHER_BODIES.search(normalized_question)
+    return match.group(0) if match else None
+
+
 def states_what_is_asked(normalized_question: str, normalized_text: str) -> bool:
-    """False when the question asks for a number of some unit, a year or money, and the text states none."""
+    """False when the question asks for a number of some unit, a year or money, and the text states none, or when
+    it is about another organisation the text does not name."""
+    body = other_body(normalized_question)
+    if body is not None and body not in normalized_text:
+        return False
     quantity = _ASKED_QUANTITY.search(normalized_question)
     if quantity and not re.search(rf"{_NUMBER}\s*个?{quantity.group(1)}", normalized_text):
         return False

@@ -191,9 +191,12 @@ def test_english_is_not_read_as_pinyin(answerer: Answerer, question: str) -> Non
         ("入党誓词历史上改过几次", False),  # a question of history needs a year
         ("预备党员从什么时候开始交党费", True),
         ("党员民主评议评了优秀有没有奖金", False),  # the grading entry says nothing about money
+        ("工会小组会一个月开几次", False),  # another organisation's meeting
+        ("团员大会到会多少人才有效", False),  # not worked out by the Party's quorum rule either
+        ("团员小王交了入党申请，支部最晚啥时候得找他谈", True),  # a League member applying is a Party question
     ],
 )
-def test_a_question_for_a_number_a_year_or_money_needs_an_entry_stating_one(
+def test_a_question_for_a_number_a_year_money_or_another_body_needs_an_entry_stating_it(
     answerer: Answerer, question: str, found: bool
 ) -> None:
     assert answerer.answer(question).found is found
