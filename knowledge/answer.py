@@ -100,7 +100,7 @@ class Answerer:
         curated = [p for p in self._passages.values() if p.document is None]
         self._index = Ranker(curated, self._analyzer)
         # what each entry states, in matching form, for the asked-kind check (normalising per question is slow)
-        self._stated = {p.key: normalize_for_match(" ".join((p.text, *p.phrasings))) for p in curated}
+        self._stated = {p.key: normalize_for_match(p.text) for p in curated}
 
     def __len__(self) -> int:
         return len(self._passages)

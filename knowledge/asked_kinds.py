@@ -66,19 +66,34 @@ def states_answer_type(normalized_text: str, kinds: frozenset[str]) -> bool:
 
 # What a curated entry must state to answer a question that asks for something specific. An entry that shares the
 # question's topic words but states no such thing answers a neighbouring question, not this one.
-# - a number of a named unit ("提前几天", "保存几年", "拍几张"); "好几年"/"十几天" ask nothing, and "挪几天行不行"
-#   asks whether, not how many;
-# - a year ("哪年出台的", "历史上"): a year written out;
-# - money ("有没有奖金", "补贴多少"): an amount or a word about money.
+# A number of a named unit ("提前几天", "保存几年", "拍几张"); "好几年"/"十几天" ask nothing, and "挪几天行不行" asks
+# whether, not how many. The entry must state a number of that unit.
 _ASKED_QUANTITY = re.compile(
     r"(?<![好十])(?:几|多少)个?(天|年|张|字|届|页|份|岁|周|小时|分钟)(?!\s*(?:行不行|行吗|吗|可以|可不可以|也行))"
 )
-_ASKED_YEAR = re.compile(r"哪年|哪一年|什么年代|哪个年代|历史上|什么时候(?:出台|提出|成立|制定|颁布|发布)")
-_STATED_YEAR = re.compile(r"[0-9]{4}\s*年")
-_ASKED_MONEY = re.compile(r"奖金|补贴|工资|报酬|报销|津贴|补助|多少钱|费用|慰问金|奖励")
-_STATED_MONEY = re.compile(r"[0-9]+\s*元|奖金|补贴|工资|报酬|报销|津贴|补助|费用|经费|慰问|奖励|收入|钱")
-
-
+# (asked, stated) pairs:
+_MUST_STATE: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = tuple(
+    (re.compile(asked), re.compile(stated))
+    for asked, stated in (
+        # how long one sitting lasts ("一次要谈多长时间"): minutes, hours or a day
+        (
+            r"(?:一次|每次|一场)[^，。?？]{0,6}(?:多长时间|多久|多长)",
+            rf"{_NUMBER}\s*个?(?:分钟|小时|学时|课时|天)|半天|半小时",
+        ),
+        # a limit ("最长多久", "至少多长时间"): any span
+        (
+            r"(?:最长|最短|至少|最少)[^，。?？]{0,3}(?:多长时间|多久)",
+            rf"{_NUMBER}\s*个?(?:分钟|小时|学时|课时|天|日|周|月|年)|半天|半小时|半年",
+        ),
+        # a year ("哪年出台的", "历史上"): a year written out
+        (r"哪年|哪一年|什么年代|哪个年代|历史上|什么时候(?:出台|提出|成立|制定|颁布|发布)", r"[0-9]{4}\s*年"),
+        # money ("有没有奖金"): an amount or a word about money
+        (
+            r"奖金|补贴|工资|报酬|报销|津贴|补助|多少钱|费用|慰问金|奖励",
+            r"[0-9]+\s*元|奖金|补贴|工资|报酬|报销|津贴|补助|费用|经费|慰问|奖励|收入|钱",
+        ),
+    )
+)
 # Organisations other than the Party whose meetings and elections sound like a branch's ("团员大会到会多少人才有效",
 # "工会小组会一个月开几次"): the Party's rules do not answer for them. A 团员 applying to join the Party is a Party
 # question, so only the League's own bodies and meetings count.
@@ -86,6 +101,8 @@ _OTHER_BODIES = re.compile(
     r"共青团|团支部|团员大会|团员民主评议|团员评议|团费|团日|团委|团组织|工会|妇联|民主党派|村委会|村民委员会|"
     r"居委会|居民委员会|职代会|职工代表大会|少先队|业委会|人大代表|政协"
 )
+# Tools a question names ("能用支付宝交吗", "能不能微信视频谈"): a rule that never names the tool does not settle it.
+_TOOLS = re.compile(r"微信|支付宝|钉钉|腾讯会议|小程序|视频|短信")
 
 
 def other_body(normalized_question: str) -> str | None:
@@ -95,14 +112,12 @@ def other_body(normalized_question: str) -> str | None:
 
 
 def states_what_is_asked(normalized_question: str, normalized_text: str) -> bool:
-    """False when the question asks for a number of some unit, a year or money, and the text states none, or when
-    it is about another organisation the text does not name."""
-    body = other_body(normalized_question)
-    if body is not None and body not in normalized_text:
-        return False
+    """False when the question names another organisation or a tool the text does not name, or asks for a number of
+    some unit, the length of a sitting, a limit, a year or money that the text does not state."""
+    for named in (_OTHER_BODIES.search(normalized_question), _TOOLS.search(normalized_question)):
+        if named is not None and named.group(0) not in normalized_text:
+            return False
     quantity = _ASKED_QUANTITY.search(normalized_question)
     if quantity and not re.search(rf"{_NUMBER}\s*个?{quantity.group(1)}", normalized_text):
         return False
-    if _ASKED_YEAR.search(normalized_question) and not _STATED_YEAR.search(normalized_text):
-        return False
-    return not _ASKED_MONEY.search(normalized_question) or _STATED_MONEY.search(normalized_text) is not None
+    return all(not asked.search(normalized_question) or stated.search(normalized_text) for asked, stated in _MUST_STATE)

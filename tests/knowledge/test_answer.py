@@ -194,6 +194,10 @@ def test_english_is_not_read_as_pinyin(answerer: Answerer, question: str) -> Non
         ("工会小组会一个月开几次", False),  # another organisation's meeting
         ("团员大会到会多少人才有效", False),  # not worked out by the Party's quorum rule either
         ("团员小王交了入党申请，支部最晚啥时候得找他谈", True),  # a League member applying is a Party question
+        ("谈心谈话一次要谈多长时间", False),  # the entry says how often, not how long
+        ("预备期最长能延长多久", True),
+        ("交党费能用支付宝吗", False),  # no rule names the tool
+        ("党员大会能不能在网上开", True),
     ],
 )
 def test_a_question_for_a_number_a_year_money_or_another_body_needs_an_entry_stating_it(
