@@ -52,7 +52,8 @@ class Analyzer:
         for term in sorted(lexicon.all_terms()):
             self._tokenizer.suggest_freq(term, tune=True)  # a frequency that keeps the term whole (PITFALLS)
         self._canonical = lexicon.canonical_map()
-        self._domain_terms = frozenset(self._canonical.values())
+        self._domain_terms = frozenset(lexicon.SYNONYMS)
+        self._uncovered_topics = frozenset(lexicon.UNCOVERED_TOPICS)
         self._max_information = math.log(self._tokenizer.total)
         self._by_sound = self._sound_table()
         self._max_sound_len = max((len(t) for t in self._by_sound.values()), default=0)
@@ -61,8 +62,12 @@ class Analyzer:
     def _sound_table(self) -> dict[str, str]:
         """Pinyin of each longer domain term -> the term, to repair homophone typos such as 知委会."""
         table: dict[str, str] = {}
-        for term in self._canonical:
-            if lexicon.PINYIN_MIN_CHARS <= len(term) <= lexicon.PINYIN_MAX_CHARS and term.isalnum():
+        for term, canonical in self._canonical.items():
+            if (
+                canonical in self._domain_terms
+                and lexicon.PINYIN_MIN_CHARS <= len(term) <= lexicon.PINYIN_MAX_CHARS
+                and term.isalnum()
+            ):
                 table.setdefault(" ".join(lazy_pinyin(term)), term)
         return table
 
@@ -132,8 +137,8 @@ class Analyzer:
         return words
 
     def is_noun(self, word: str) -> bool:
-        """A noun by jieba's dictionary tags, or a domain term; unknown words are not."""
-        return word in self._domain_terms or word in self._nouns
+        """A noun by jieba's dictionary tags, a domain term or an uncovered topic; unknown words are not."""
+        return word in self._domain_terms or word in self._uncovered_topics or word in self._nouns
 
     def knows(self, word: str) -> bool:
         """A dictionary word (jieba's, the domain's or a document's), not one jieba guessed."""
@@ -145,9 +150,10 @@ class Analyzer:
     def informativeness(self, word: str) -> float:
         """How much a word says about a topic, from its rarity in general Chinese (jieba's word counts).
 
-        "还是" or "需要" are everywhere and say little; "党龄" is rare and says much; domain terms say the most.
+        "还是" or "需要" are everywhere and say little; "党龄" is rare and says much; domain terms and the topics the
+        knowledge does not cover ("工会", "八项规定") say the most.
         """
-        if word in self._domain_terms:
+        if word in self._domain_terms or word in self._uncovered_topics:
             return self._max_information
         count = self._tokenizer.FREQ.get(word) or 0
         return min(math.log(self._tokenizer.total / (count + 1)), self._max_information)

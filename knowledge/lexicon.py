@@ -154,6 +154,37 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "农民党员": ("农村党员",),
 }
 
+# Neighbouring organisations and topics the knowledge does not cover, kept whole and weighed as rare nouns, so that
+# a question about them ("工会小组会多久开", "团日活动每月搞吗") is not answered by an entry that shares only its
+# other words. Not domain terms: they lower no bar and repair no typo.
+UNCOVERED_TOPICS: dict[str, tuple[str, ...]] = {
+    "共青团": ("团委", "团支部", "共青团组织"),
+    "团日活动": ("团日", "主题团日"),
+    "团籍": ("离团", "退团", "保留团籍", "超龄离团"),
+    "工会": ("工会小组", "工会委员会", "工会主席", "工会会员"),
+    "妇联": ("妇女联合会", "妇联主席"),
+    "村委会": ("村民委员会", "居委会", "居民委员会", "村委"),
+    "民主党派": ("民主党派成员",),
+    "巡察": ("巡视", "巡察组", "巡视组"),
+    "审计": ("审计部门",),
+    "八项规定": ("中央八项规定", "八项规定精神"),
+    "四风": ("四风问题", "反四风"),
+    "四个意识": (),
+    "四个自信": (),
+    "两个维护": (),
+    "两个确立": (),
+    "选调生": (),
+    "党章总纲": ("总纲",),
+    "中央委员会": ("中央委员", "中央政治局", "政治局委员"),
+    "共产党员网": (),
+    "测评票": ("民主测评票", "评议票", "测评表"),
+    "微信": ("微信群",),
+    "支付宝": (),
+    "钉钉": (),
+    "腾讯会议": (),
+    "去世": ("逝世", "过世", "病故", "追悼会", "悼词", "花圈", "骨灰", "骨灰盒", "遗体"),
+}
+
 # typos that pinyin matching cannot reach (visual look-alikes) or that are too short to match safely
 TYPOS: dict[str, str] = {
     "党曰": "党日",
@@ -218,15 +249,19 @@ PINYIN_MAX_CHARS = 6  # longer terms are rarely mistyped whole; bounding the win
 
 def all_terms() -> set[str]:
     """Every word to teach jieba: canonical terms, aliases, typo targets and ambiguous phrases."""
-    terms = set(SYNONYMS) | set(TYPOS.values()) | set(AMBIGUOUS)
-    for aliases in SYNONYMS.values():
+    terms = set(SYNONYMS) | set(UNCOVERED_TOPICS) | set(TYPOS.values()) | set(AMBIGUOUS)
+    for aliases in (*SYNONYMS.values(), *UNCOVERED_TOPICS.values()):
         terms.update(aliases)
     return {t for t in terms if t.isalnum()}
 
 
 def canonical_map() -> dict[str, str]:
+    """Every alias (and term) -> its canonical term: the domain's, then the uncovered topics' (a domain term wins)."""
     mapping = {canonical: canonical for canonical in SYNONYMS}
     for canonical, aliases in SYNONYMS.items():
         for alias in aliases:
             mapping[alias] = canonical
+    for canonical, aliases in UNCOVERED_TOPICS.items():
+        for word in (canonical, *aliases):
+            mapping.setdefault(word, canonical)
     return mapping
