@@ -44,6 +44,7 @@ EXCERPT_CHARS = 260  # a document passage longer than this is quoted by its best
 
 NOT_FOUND = "抱歉，没有找到可靠的答案。请换个说法再问，或咨询上级党组织。"
 NOT_FOUND_WITH_TOPICS = "抱歉，没有找到可靠的答案。您可以换个说法再问，或看看下面这些相关主题。"
+OTHER_BODY = "这个问题涉及{body}。我只解答党支部工作方面的规定，{body}的要求请向相关组织咨询。"
 EMPTY_QUESTION = "请直接输入您的问题，例如：支委会多久开一次？"
 LOCAL_PRACTICE_NOTE = "说明：这是多数地方的做法，不是中央统一规定，请以上级党组织的要求为准。"
 BASIS_LINE = "依据：{basis}"
@@ -240,9 +241,9 @@ class Answerer:
     def _from_resolved(self, question: str, resolved: _Resolved) -> Answer:
         if not resolved.found:
             nearest = [_candidate(h) for h in resolved.hits[:NEAREST_TOPICS]]
-            return Answer(
-                question, False, NOT_FOUND_WITH_TOPICS if nearest else NOT_FOUND, resolved.score, None, nearest
-            )
+            body = other_body(normalize_for_match(question))
+            text = OTHER_BODY.format(body=body) if body else NOT_FOUND_WITH_TOPICS if nearest else NOT_FOUND
+            return Answer(question, False, text, resolved.score, None, nearest)
         first = resolved.passages[0]
         candidates = _candidates(resolved.hits)
         if len(resolved.passages) == 1:

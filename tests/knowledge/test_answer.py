@@ -253,3 +253,10 @@ def test_everyday_words_meet_the_regulations_wording_for_them() -> None:
 )
 def test_a_verb_that_sounds_like_a_terms_last_character_is_left_alone(question: str, repaired: str) -> None:
     assert shared_analyzer().repair(normalize_for_match(question)) == repaired
+
+
+def test_a_question_about_another_organisation_is_told_so(answerer: Answerer) -> None:
+    answer = answerer.answer("工会小组会一个月开几次")
+    assert not answer.found
+    assert "工会" in answer.answer
+    assert "党支部" in answer.answer
