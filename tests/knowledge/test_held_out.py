@@ -17,9 +17,9 @@ from knowledge.ingest import parse_file
 from knowledge.passage import Passage
 
 FLOORS = {
-    "blind rules": 0.80,
-    "blind multi-part": 0.80,
-    "blind new topics": 0.70,
+    "blind rules": 0.90,
+    "blind multi-part": 0.88,
+    "blind new topics": 0.86,
     "out-of-knowledge declined": 0.85,
     "document speech": 0.88,
     "document rules": 0.83,
