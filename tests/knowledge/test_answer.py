@@ -206,15 +206,18 @@ def test_a_question_for_a_number_a_year_money_or_another_body_needs_an_entry_sta
     assert answerer.answer(question).found is found
 
 
-def test_a_document_passage_is_quoted_only_when_it_states_the_kind_of_fact_asked() -> None:
-    def article(number: int, heading: str, text: str) -> Passage:
-        return Passage(key=f"kb1-{number}", title="某支部组织生活办法", heading_path=(heading,), text=text, document=1)
+def _uploaded(*articles: tuple[str, str]) -> Answerer:
+    """An Answerer over one uploaded document made of (heading, text) articles, keys kb1-1, kb1-2 …"""
+    return Answerer(
+        Passage(key=f"kb1-{n}", title="某支部的办法", heading_path=(heading,), text=text, document=1)
+        for n, (heading, text) in enumerate(articles, 1)
+    )
 
-    answerer = Answerer(
-        [
-            article(1, "第三条", "支部党员大会一般每季度召开1次，由支部书记召集并主持。"),
-            article(2, "第八条", "党费由组织委员按月收缴，每季度末上交党委。"),
-        ]
+
+def test_a_document_passage_is_quoted_only_when_it_states_the_kind_of_fact_asked() -> None:
+    answerer = _uploaded(
+        ("第三条", "支部党员大会一般每季度召开1次，由支部书记召集并主持。"),
+        ("第八条", "党费由组织委员按月收缴，每季度末上交党委。"),
     )
     assert answerer.answer("党员大会由谁来主持").candidates[0].key == "kb1-1"
     assert answerer.answer("党员大会多久开一次").found
@@ -225,15 +228,10 @@ def test_a_document_passage_is_quoted_only_when_it_states_the_kind_of_fact_asked
 
 
 def test_everyday_words_meet_the_regulations_wording_for_them() -> None:
-    def article(number: int, heading: str, text: str) -> Passage:
-        return Passage(key=f"kb1-{number}", title="某街道积分办法", heading_path=(heading,), text=text, document=1)
-
-    answerer = Answerer(
-        [
-            article(1, "（一）积分标准", "党员参加志愿服务，每服务1小时计1分，应急值守每小时计2分。"),
-            article(2, "（二）积分上限", "党员年度累计积分上限为120分，超出部分不再计入。"),
-            article(3, "（三）积分兑换", "积分可以兑换日用品，1分折合1元。"),
-        ]
+    answerer = _uploaded(
+        ("（一）积分标准", "党员参加志愿服务，每服务1小时计1分，应急值守每小时计2分。"),
+        ("（二）积分上限", "党员年度累计积分上限为120分，超出部分不再计入。"),
+        ("（三）积分兑换", "积分可以兑换日用品，1分折合1元。"),
     )
     # "攒" is the regulation's "累计", "最多" its "上限": without them the scoring article would win
     answer = answerer.answer("一年最多能攒多少分")
