@@ -131,7 +131,9 @@ def answer_reply(answer: Answer) -> Reply:
         return _found_reply(answer)
     nearest = _offerable(answer.candidates, answered=frozenset())
     follow_up = texts.NOT_FOUND_NEAREST if nearest else texts.NOT_FOUND_NOTHING_NEAR
-    return Reply([f"{texts.NOT_FOUND}\n{follow_up}"], keyboards.related_keyboard(nearest))
+    # a question about another organisation is told so, in the knowledge's words
+    said = escape(answer.answer) if answer.other_body else texts.NOT_FOUND
+    return Reply([f"{said}\n{follow_up}"], keyboards.related_keyboard(nearest))
 
 
 def _found_reply(answer: Answer) -> Reply:

@@ -243,7 +243,7 @@ class Answerer:
             nearest = [_candidate(h) for h in resolved.hits[:NEAREST_TOPICS]]
             body = other_body(normalize_for_match(question))
             text = OTHER_BODY.format(body=body) if body else NOT_FOUND_WITH_TOPICS if nearest else NOT_FOUND
-            return Answer(question, False, text, resolved.score, None, nearest)
+            return Answer(question, False, text, resolved.score, None, nearest, other_body=body)
         first = resolved.passages[0]
         candidates = _candidates(resolved.hits)
         if len(resolved.passages) == 1:

@@ -44,6 +44,15 @@ async def test_not_found_without_anything_near_has_no_buttons(test_bot: ChatHarn
     assert buttons(reply) == []
 
 
+async def test_a_question_about_another_organisation_is_told_so(bot: ChatHarness) -> None:
+    (reply,) = messages(await bot.send("工会小组会一个月开几次"))
+    text = plain(reply)
+    assert "工会" in text
+    assert "党支部" in text
+    assert "来源" not in text
+    assert texts.NOT_FOUND not in text
+
+
 # -- /ask ---------------------------------------------------------------------------------------------------------
 
 
