@@ -34,10 +34,11 @@ sys.path.insert(0, str(ROOT))
 from telegram import Update  # noqa: E402
 
 from bot.app import RATE_LIMIT_RETRIES, build_application, serving  # noqa: E402
+from bot.bot_api_objects import group_chat, make_user  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.notifier import ReplyRateLimiter  # noqa: E402
 from bot.services import untrusted_files  # noqa: E402
-from bot.transport import DEFAULT_BOT_USERNAME, BotApiSimulator, InProcessBotApi, group_chat, make_user  # noqa: E402
+from bot.transport import DEFAULT_BOT_USERNAME, BotApiSimulator, InProcessBotApi  # noqa: E402
 from bot.update_order import PerUserOrderedProcessor  # noqa: E402
 from knowledge.answer import Answerer  # noqa: E402
 from knowledge.curated import load_curated  # noqa: E402

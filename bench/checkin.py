@@ -50,13 +50,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker  # noqa: E40
 from telegram import Update  # noqa: E402
 
 from bot.app import build_application, serving  # noqa: E402
+from bot.bot_api_objects import group_chat, make_user  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.db import open_database, scratch_postgresql_database  # noqa: E402
 from bot.models import Activity, ActivityKind, Attendance, AttendanceMethod, Branch, Member, Reminder  # noqa: E402
 from bot.services import attendance  # noqa: E402
 from bot.services.access import authorize  # noqa: E402
 from bot.services.reminders import ATTENDANCE_KINDS  # noqa: E402
-from bot.transport import BotApiSimulator, InProcessBotApi, group_chat, make_user  # noqa: E402
+from bot.transport import BotApiSimulator, InProcessBotApi  # noqa: E402
 from handlers.common import CHECKINS_KEY  # noqa: E402
 from handlers.keyboards import Action, encode  # noqa: E402
 from knowledge.answer import Answerer  # noqa: E402

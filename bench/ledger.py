@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker  # noqa: E40
 from telegram import Update  # noqa: E402
 
 from bot.app import build_application, serving  # noqa: E402
+from bot.bot_api_objects import make_user  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.db import open_database, scratch_postgresql_database  # noqa: E402
 from bot.models import (  # noqa: E402
@@ -53,7 +54,7 @@ from bot.models import (  # noqa: E402
 from bot.services.ledger import LedgerFile, LedgerFormat, LedgerPeriod, export_ledger  # noqa: E402
 from bot.services.progress import branch_progress  # noqa: E402
 from bot.services.requirements import Period  # noqa: E402
-from bot.transport import BotApiSimulator, InProcessBotApi, make_user  # noqa: E402
+from bot.transport import BotApiSimulator, InProcessBotApi  # noqa: E402
 from knowledge.answer import Answerer  # noqa: E402
 
 ZONE = ZoneInfo("Asia/Shanghai")

@@ -18,8 +18,9 @@ from typing import TextIO
 from telegram import Update
 
 from bot.app import build_application, serving
+from bot.bot_api_objects import make_user
 from bot.config import Settings
-from bot.transport import ApiCall, BotApiSimulator, InProcessBotApi, make_user
+from bot.transport import ApiCall, BotApiSimulator, InProcessBotApi
 from handlers import texts
 
 PROMPT = "> "

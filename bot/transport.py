@@ -2,8 +2,8 @@
 
 `BotApiSimulator` is the Telegram side: the bot's identity, the chats and messages it has seen, the files sent either
 way (served by ``getFile`` and the file URL), queued updates for ``getUpdates``, a log of every call, and scripted
-faults. It checks what a real server checks (HTML markup, text
-length, callback data size), so a malformed reply fails here as it would in production. `InProcessBotApi` plugs
+faults. It checks what a real server checks (bot.bot_api_checks: HTML markup, text length, keyboards), so a
+malformed reply fails here as it would in production. `InProcessBotApi` plugs
 it into PTB as a ``BaseRequest``: the console (`partybot chat`) runs on it, tests read its log, and
 tests/fake_bot_api.py serves the same simulator over HTTP.
 """
@@ -18,20 +18,24 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from html import unescape
 from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from telegram.request import BaseRequest, RequestData
 
-JSON = dict[str, Any]
+from bot.bot_api_checks import (
+    JSON,
+    BotApiError,
+    check_markup,
+    valid_command,
+    visible_text,
+)
+from bot.bot_api_objects import StoredFile, entities, private_chat
 
 DEFAULT_BOT_ID = 123456
 DEFAULT_BOT_USERNAME = "partybot_local_bot"
 DEFAULT_BOT_NAME = "党支部助手"
-MAX_TEXT_UTF16 = 4096
-MAX_CALLBACK_DATA_BYTES = 64
 MAX_CALLBACK_ANSWER_CHARS = 200
 MAX_LONG_POLL_SECONDS = 50.0
 MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024  # the Bot API's getFile limit
@@ -48,66 +52,8 @@ _STRING_PARAMS = frozenset(
         "message_effect_id", "emoji", "file_id",
     }
 )  # fmt: skip
-_ALLOWED_TAGS = frozenset(
-    {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler", "a", "tg-emoji", "code",
-     "pre", "blockquote"}
-)  # fmt: skip
-_TAG = re.compile(r"<(/?)([a-zA-Z][\w-]*)(\s[^<>]*)?>")
-_ENTITY = re.compile(r"&(?:lt|gt|amp|quot|#[0-9]{1,7}|#x[0-9a-fA-F]{1,6});")
-_COMMAND = re.compile(r"/[A-Za-z0-9_]+(?:@[A-Za-z0-9_]+)?")
-_MENTION = re.compile(r"@[A-Za-z0-9_]{5,32}")
 # Telegram's file URL is <base file url>/<file_path>, the base ending in /file/bot<token> (PTB's default too).
 _FILE_URL_PATH = re.compile(r"/file/bot[^/]*/(?P<file_path>.+)$")
-
-
-class BotApiError(Exception):
-    """A call the Bot API refuses; becomes a ``{"ok": false}`` reply with this status and description."""
-
-    def __init__(self, status: int, description: str, retry_after: int | None = None) -> None:
-        super().__init__(description)
-        self.status = status
-        self.description = description
-        self.retry_after = retry_after
-
-    def payload(self) -> JSON:
-        body: JSON = {"ok": False, "error_code": self.status, "description": self.description}
-        if self.retry_after is not None:
-            body["parameters"] = {"retry_after": self.retry_after}
-        return body
-
-
-@dataclass(frozen=True, slots=True)
-class StoredFile:
-    """A file the simulator holds: a document a user sent or the bot uploaded."""
-
-    file_id: str
-    file_unique_id: str
-    file_path: str
-    content: bytes
-    file_name: str | None = None
-    mime_type: str | None = None
-
-    def file_object(self) -> JSON:
-        """The File object ``getFile`` returns."""
-        return {
-            "file_id": self.file_id,
-            "file_unique_id": self.file_unique_id,
-            "file_size": len(self.content),
-            "file_path": self.file_path,
-        }
-
-    def document_object(self) -> JSON:
-        """The Document object a message carries."""
-        document: JSON = {
-            "file_id": self.file_id,
-            "file_unique_id": self.file_unique_id,
-            "file_size": len(self.content),
-        }
-        if self.file_name:
-            document["file_name"] = self.file_name
-        if self.mime_type:
-            document["mime_type"] = self.mime_type
-        return document
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,51 +71,6 @@ class ApiCall:
         return self.status == 200
 
 
-def utf16_length(text: str) -> int:
-    """Length as Telegram counts it (entity offsets and limits are in UTF-16 code units)."""
-    return len(text.encode("utf-16-le")) // 2
-
-
-def html_to_plain(text: str) -> str:
-    """Parse Telegram-HTML strictly, as the server does, and return the plain text a user sees.
-
-    Raises BotApiError(400) for an unsupported or unbalanced tag, or a bare ``<``, ``>`` or ``&``.
-    """
-    plain: list[str] = []
-    open_tags: list[str] = []
-    position = 0
-    while position < len(text):
-        char = text[position]
-        if char == "<":
-            tag = _TAG.match(text, position)
-            if tag is None or tag.group(2).lower() not in _ALLOWED_TAGS:
-                raise _parse_error(f"unsupported start tag at byte offset {position}")
-            closing, name = tag.group(1), tag.group(2).lower()
-            if not closing:
-                open_tags.append(name)
-            elif not open_tags or open_tags.pop() != name:
-                raise _parse_error(f'unmatched end tag "{name}" at byte offset {position}')
-            position = tag.end()
-        elif char == "&":
-            entity = _ENTITY.match(text, position)
-            if entity is None:
-                raise _parse_error(f"unsupported HTML entity at byte offset {position}")
-            plain.append(unescape(entity.group()))
-            position = entity.end()
-        elif char == ">":
-            raise _parse_error(f'unexpected ">" at byte offset {position}')
-        else:
-            plain.append(char)
-            position += 1
-    if open_tags:
-        raise _parse_error(f'can\'t find end tag corresponding to start tag "{open_tags[-1]}"')
-    return "".join(plain)
-
-
-def _parse_error(detail: str) -> BotApiError:
-    return BotApiError(400, f"Bad Request: can't parse entities: {detail}")
-
-
 def decode_form(fields: Mapping[str, str]) -> JSON:
     """Decode PTB's form fields: strings stay strings, every other value was JSON-encoded."""
     params: JSON = {}
@@ -182,32 +83,6 @@ def decode_form(fields: Mapping[str, str]) -> JSON:
         except ValueError:
             params[name] = raw  # e.g. chat_id="@channel"
     return params
-
-
-def make_user(user_id: int = 1001, first_name: str = "张三", username: str | None = None) -> JSON:
-    user: JSON = {"id": user_id, "is_bot": False, "first_name": first_name, "language_code": "zh-hans"}
-    if username:
-        user["username"] = username
-    return user
-
-
-def private_chat(user: JSON) -> JSON:
-    return {"id": user["id"], "type": "private", "first_name": user["first_name"]}
-
-
-def group_chat(chat_id: int = -1001234567890, title: str = "第一党支部") -> JSON:
-    return {"id": chat_id, "type": "supergroup", "title": title}
-
-
-def _entities(text: str) -> list[JSON]:
-    """The entities Telegram would attach: a leading /command and @mentions (offsets in UTF-16)."""
-    found: list[JSON] = []
-    if command := _COMMAND.match(text):
-        found.append({"type": "bot_command", "offset": 0, "length": utf16_length(command.group())})
-    for mention in _MENTION.finditer(text):
-        offset = utf16_length(text[: mention.start()])
-        found.append({"type": "mention", "offset": offset, "length": utf16_length(mention.group())})
-    return found
 
 
 class BotApiSimulator:
@@ -280,7 +155,7 @@ class BotApiSimulator:
 
     def _api_setMyCommands(self, params: JSON, files: Mapping[str, Any]) -> bool:
         commands = params.get("commands")
-        if not isinstance(commands, list) or not all(_valid_command(c) for c in commands):
+        if not isinstance(commands, list) or not all(valid_command(c) for c in commands):
             raise BotApiError(400, "Bad Request: BOT_COMMAND_INVALID")
         return True
 
@@ -297,7 +172,7 @@ class BotApiSimulator:
     def _api_sendMessage(self, params: JSON, files: Mapping[str, Any]) -> JSON:
         chat = self._chat(params)
         message = self._new_message(chat, self.bot_user)
-        message["text"] = self._visible_text(params)
+        message["text"] = visible_text(params)
         return self._store(message, params)
 
     def _api_sendDocument(self, params: JSON, files: Mapping[str, tuple[str | None, bytes]]) -> JSON:
@@ -314,7 +189,7 @@ class BotApiSimulator:
         message = self._new_message(chat, self.bot_user)
         message["document"] = document
         if params.get("caption"):
-            message["caption"] = self._visible_text(params, "caption")
+            message["caption"] = visible_text(params, "caption")
         return self._store(message, params)
 
     def _api_getChatMember(self, params: JSON, files: Mapping[str, Any]) -> JSON:
@@ -334,7 +209,7 @@ class BotApiSimulator:
 
     def _api_editMessageText(self, params: JSON, files: Mapping[str, Any]) -> JSON:
         message = self._existing_message(params)
-        text = self._visible_text(params)
+        text = visible_text(params)
         if text == message.get("text") and params.get("reply_markup") == message.get("reply_markup"):
             raise BotApiError(400, "Bad Request: message is not modified")
         message = {**message, "text": text, "edit_date": int(self._clock())}
@@ -361,8 +236,8 @@ class BotApiSimulator:
     ) -> JSON:
         """An Update carrying a text message from ``user`` (in their private chat unless ``chat`` is given)."""
         fields: JSON = {"text": text}
-        if entities := _entities(text):
-            fields["entities"] = entities
+        if found := entities(text):
+            fields["entities"] = found
         return self._user_update(fields, user=user, chat=chat, reply_to_message_id=reply_to_message_id)
 
     def chat_event(self, fields: JSON, *, user: JSON, chat: JSON) -> JSON:
@@ -402,8 +277,8 @@ class BotApiSimulator:
             fields: JSON = {"document": self._keep_file(content, file_name, mime_type)}
             if caption is not None:
                 fields["caption"] = caption
-                if entities := _entities(caption):
-                    fields["caption_entities"] = entities
+                if found := entities(caption):
+                    fields["caption_entities"] = found
             return self._user_update(fields, user=user, chat=chat)
 
     def button_press(self, chat_id: int, message_id: int, data: str, *, user: JSON) -> JSON:
@@ -513,23 +388,11 @@ class BotApiSimulator:
 
     def _store(self, message: JSON, params: JSON) -> JSON:
         if (markup := params.get("reply_markup")) is not None:
-            _check_markup(markup)
+            check_markup(markup)
             if "inline_keyboard" in markup:
                 message["reply_markup"] = markup
         self._messages[(message["chat"]["id"], message["message_id"])] = message
         return message
-
-    @staticmethod
-    def _visible_text(params: JSON, name: str = "text") -> str:
-        raw = params.get(name)
-        if not isinstance(raw, str):
-            raise BotApiError(400, f"Bad Request: message {name} is empty")
-        text = html_to_plain(raw) if str(params.get("parse_mode", "")).upper() == "HTML" else raw
-        if not text.strip():
-            raise BotApiError(400, f"Bad Request: message {name} is empty")
-        if utf16_length(text) > MAX_TEXT_UTF16:
-            raise BotApiError(400, "Bad Request: message is too long")
-        return text
 
 
 _ADMIN_RIGHTS = (
@@ -544,27 +407,6 @@ _CHAT_MEMBER_FIELDS: dict[str, JSON] = {
     "left": {},
     "kicked": {"until_date": 0},
 }
-
-
-def _valid_command(command: object) -> bool:
-    return (
-        isinstance(command, dict)
-        and re.fullmatch(r"[a-z0-9_]{1,32}", str(command.get("command", ""))) is not None
-        and 1 <= len(str(command.get("description", ""))) <= 256
-    )
-
-
-def _check_markup(markup: object) -> None:
-    rows = markup.get("inline_keyboard") if isinstance(markup, dict) else None
-    if rows is None:
-        return
-    for row in rows:
-        for button in row:
-            if not str(button.get("text", "")).strip():
-                raise BotApiError(400, "Bad Request: BUTTON_TEXT_INVALID")
-            data = button.get("callback_data")
-            if data is not None and not 1 <= len(str(data).encode()) <= MAX_CALLBACK_DATA_BYTES:
-                raise BotApiError(400, "Bad Request: BUTTON_DATA_INVALID")
 
 
 class InProcessBotApi(BaseRequest):

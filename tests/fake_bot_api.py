@@ -25,7 +25,8 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl
 
-from bot.transport import JSON, ApiCall, BotApiError, BotApiSimulator, decode_form
+from bot.bot_api_checks import JSON, BotApiError
+from bot.transport import ApiCall, BotApiSimulator, decode_form
 
 
 class ScriptedBotApi(BotApiSimulator):

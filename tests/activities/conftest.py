@@ -16,9 +16,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app import build_application, serving
+from bot.bot_api_objects import group_chat, make_user
 from bot.config import Settings
 from bot.models import Activity, ActivityKind, ActivityKindLink, AuditLog, Branch, Member, PartyGroup, Role
-from bot.transport import ApiCall, BotApiSimulator, InProcessBotApi, group_chat, make_user
+from bot.transport import ApiCall, BotApiSimulator, InProcessBotApi
 from knowledge.answer import Answerer
 from tests.telegram.helpers import ALICE, BOB, GROUP, ChatHarness
 

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.bot_api_checks import BotApiError
 from bot.models import ActivityKind, ActivityStatus, AuditLog, Branch
 from bot.services.activities import MAX_PLACE_CHARS, MAX_TOPIC_CHARS, Refusal
-from bot.transport import BotApiError
 from handlers import activities_texts as texts
 from tests.activities.conftest import LEADER, World, counts, only_activity
 from tests.telegram.helpers import GROUP, ChatHarness, buttons, messages, plain

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.transport import html_to_plain
+from bot.bot_api_checks import html_to_plain
 from handlers import activities_texts as texts
 from tests.activities.conftest import World, add_activity, counts, fetch, only_activity
 from tests.telegram.helpers import ChatHarness, messages, plain

@@ -14,12 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import SQLModel
 
 from bot.app import build_application, serving
+from bot.bot_api_objects import make_user
 from bot.config import Settings
 from bot.models import Member, MemberStatus, Role
 from bot.services import branches
 from bot.services.access import Caller
 from bot.services.branch_setup import setup_branch
-from bot.transport import BotApiSimulator, InProcessBotApi, make_user
+from bot.transport import BotApiSimulator, InProcessBotApi
 from knowledge.answer import Answerer
 from tests.telegram.helpers import ALICE, BOB, GROUP, ChatHarness
 

@@ -14,10 +14,11 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.bot_api_objects import group_chat, make_user
 from bot.models import AuditLog, Branch, Invite, Member, PartyGroup
 from bot.services import branches
 from bot.services.access import Caller
-from bot.transport import ApiCall, BotApiSimulator, group_chat, make_user
+from bot.transport import ApiCall, BotApiSimulator
 from handlers import branch_texts
 from handlers.keyboards import Action, encode
 from tests.branch.conftest import CAROL, DAVE, NOW

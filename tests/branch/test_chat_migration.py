@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.bot_api_objects import group_chat
 from bot.models import Activity, ActivityKind, AuditLog, Branch, Reminder, ReminderStatus
 from bot.services.branch_setup import setup_branch
-from bot.transport import group_chat
 from handlers import branch_texts, checkin_texts
 from handlers.keyboards import Action, encode
 from tests.branch.conftest import NOW

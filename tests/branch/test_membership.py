@@ -16,11 +16,12 @@ from sqlalchemy import select, text
 from telegram import Update
 
 from bot.app import ALLOWED_UPDATES
+from bot.bot_api_objects import make_user
 from bot.db import ALEMBIC_INI, make_engine, open_database
 from bot.models import Activity, ActivityKind, ActivityKindLink, Attendance, AuditLog, Invite, Member, Role
 from bot.services import branches, membership
 from bot.services.access import INACTIVE, Caller
-from bot.transport import ApiCall, make_user
+from bot.transport import ApiCall
 from handlers import branch_texts
 from handlers.keyboards import Action, encode
 from tests.branch.conftest import CAROL, DAVE

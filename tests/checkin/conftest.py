@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.bot_api_objects import group_chat, make_user
 from bot.models import (
     Activity,
     ActivityKind,
@@ -28,7 +29,6 @@ from bot.models import (
     Role,
 )
 from bot.services.access import Caller
-from bot.transport import group_chat, make_user
 from tests.telegram.conftest import api, fixed_answerer, settings, test_bot  # noqa: F401  (fixtures reused)
 from tests.telegram.helpers import ALICE, BOB, GROUP
 

@@ -23,10 +23,10 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 
+from bot.bot_api_objects import make_user
 from bot.models import ActivityKind, AttendanceMethod, CheckinCodeAttempt, Member
 from bot.services import attendance
 from bot.services.attendance import Outcome
-from bot.transport import make_user
 from handlers import checkin_texts
 from handlers.common import CHECKINS_KEY
 from handlers.keyboards import Action, encode

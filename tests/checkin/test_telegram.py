@@ -9,10 +9,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
+from bot.bot_api_checks import BotApiError
 from bot.models import Activity, ActivityKind, ActivityStatus, AttendanceMethod, AttendanceStatus, AuditLog
 from bot.services.access import NOT_REGISTERED, WRONG_GROUP
 from bot.services.when import format_when
-from bot.transport import ApiCall, BotApiError
+from bot.transport import ApiCall
 from handlers import checkin_texts as texts
 from handlers import texts as common_texts
 from handlers.keyboards import Action, encode

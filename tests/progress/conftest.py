@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app import build_application, serving
+from bot.bot_api_objects import group_chat, make_user
 from bot.config import Settings
 from bot.models import (
     Activity,
@@ -32,7 +33,7 @@ from bot.models import (
     RequirementOverride,
     Role,
 )
-from bot.transport import BotApiSimulator, InProcessBotApi, group_chat, make_user
+from bot.transport import BotApiSimulator, InProcessBotApi
 from knowledge.answer import Answerer
 from tests.telegram.helpers import ALICE, BOB, GROUP, ChatHarness
 

@@ -6,7 +6,8 @@ import pytest
 from telegram import Bot, Document
 from telegram.error import BadRequest, TelegramError
 
-from bot.transport import MAX_DOWNLOAD_BYTES, BotApiSimulator, InProcessBotApi, make_user
+from bot.bot_api_objects import make_user
+from bot.transport import MAX_DOWNLOAD_BYTES, BotApiSimulator, InProcessBotApi
 
 USER = make_user(42, "测试")
 

@@ -14,10 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram.ext import Application
 
 from bot.app import build_application
+from bot.bot_api_checks import BotApiError
 from bot.config import Settings
 from bot.models import Member
 from bot.notifier import TelegramNotifier
-from bot.transport import BotApiError
 from scheduler.outbox import Backoff
 from scheduler.runner import DeliveryPolicy, ReminderRunner
 from tests.fake_bot_api import FakeBotApiServer

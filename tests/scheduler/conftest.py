@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.bot_api_objects import make_user
 from bot.models import Branch, Member, Role
-from bot.transport import make_user
 from tests.scheduler.builders import make_branch, make_member
 from tests.telegram.conftest import api, fixed_answerer, settings, test_bot  # noqa: F401  (fixtures reused)
 from tests.telegram.helpers import ALICE, BOB, GROUP

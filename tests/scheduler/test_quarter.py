@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.bot_api_checks import html_to_plain
 from bot.models import Activity, ActivityKind, ActivityStatus, AttendanceStatus, Member, Role
-from bot.transport import html_to_plain
 from tests.scheduler.builders import (
     attend,
     local,

@@ -8,10 +8,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.bot_api_objects import make_user
 from bot.models import AuditLog, Branch, Member, Reminder, ReminderStatus
 from bot.services.access import NEEDS_ROLE, NOT_REGISTERED
 from bot.services.theme_day import from_compact
-from bot.transport import ApiCall, make_user
+from bot.transport import ApiCall
 from handlers import reminders_texts as texts
 from handlers.keyboards import Action, encode
 from tests.scheduler.builders import SHANGHAI, add

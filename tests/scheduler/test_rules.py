@@ -9,11 +9,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.bot_api_checks import html_to_plain
 from bot.models import ActivityKind, ActivityStatus, AttendanceStatus, Role
 from bot.services.reminders import DEFAULT_QUIET_HOURS, QuietHours
 from bot.services.requirements import REQUIREMENTS
 from bot.services.theme_day import from_compact
-from bot.transport import html_to_plain
 from scheduler.rules import (
     ActivityFacts,
     BranchFacts,

@@ -7,7 +7,9 @@ from typing import Any
 from telegram import Update
 from telegram.ext import Application
 
-from bot.transport import ApiCall, BotApiSimulator, group_chat, html_to_plain, make_user
+from bot.bot_api_checks import html_to_plain
+from bot.bot_api_objects import group_chat, make_user
+from bot.transport import ApiCall, BotApiSimulator
 
 ALICE = make_user(1001, "李明")
 BOB = make_user(1002, "王芳")

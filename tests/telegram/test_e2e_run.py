@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bot.transport import BotApiError
+from bot.bot_api_checks import BotApiError
 from tests.fake_bot_api import FakeBotApiServer
 from tests.telegram.helpers import ALICE
 

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from bot.transport import BotApiError
+from bot.bot_api_checks import BotApiError
 from handlers import texts
 from knowledge.answer import Answerer
 from tests.telegram.helpers import ALICE, GROUP, ChatHarness, messages, plain

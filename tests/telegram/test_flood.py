@@ -18,8 +18,9 @@ from telegram import Update
 from telegram.ext import BaseRateLimiter, ContextTypes, TypeHandler
 
 from bot.app import build_application, serving
+from bot.bot_api_objects import group_chat, make_user
 from bot.config import Settings
-from bot.transport import DEFAULT_BOT_USERNAME, BotApiSimulator, group_chat, make_user
+from bot.transport import DEFAULT_BOT_USERNAME, BotApiSimulator
 from bot.update_order import CHAT_RATE, MAX_PENDING_PER_KEY, USER_RATE, FloodGuard, PerUserOrderedProcessor
 from handlers import qa, texts
 from knowledge.answer import Answerer

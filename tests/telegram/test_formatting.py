@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.transport import html_to_plain
+from bot.bot_api_checks import html_to_plain
 from handlers.formatting import MAX_MESSAGE_UTF16, escape, split_message, utf16_length
 
 

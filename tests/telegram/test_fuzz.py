@@ -67,6 +67,7 @@ from telegram import Update
 from telegram.ext import Application, ContextTypes
 
 from bot.app import build_application, serving
+from bot.bot_api_objects import group_chat, make_user
 from bot.config import Settings
 from bot.models import (
     ORGANIZER_ROLES,
@@ -89,7 +90,7 @@ from bot.models import (
     Role,
 )
 from bot.services.branch_setup import hash_token
-from bot.transport import BotApiSimulator, InProcessBotApi, group_chat, make_user
+from bot.transport import BotApiSimulator, InProcessBotApi
 from bot.update_order import FloodGuard
 from handlers import qa
 from handlers.keyboards import Action

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.bot_api_objects import group_chat, make_user
 from bot.config import Settings
 from bot.models import Branch, Member, Role
-from bot.transport import BotApiSimulator, group_chat, make_user
+from bot.transport import BotApiSimulator
 from handlers import texts
 from knowledge.answer import Answerer
 from knowledge.passage import Passage

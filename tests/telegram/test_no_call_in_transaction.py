@@ -24,9 +24,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from telegram.ext import Application
 
 from bot.app import _ENGINE_KEY, build_application, serving
+from bot.bot_api_objects import group_chat, make_user
 from bot.config import Settings
 from bot.models import ActivityKind
-from bot.transport import ApiCall, BotApiSimulator, InProcessBotApi, group_chat, make_user
+from bot.transport import ApiCall, BotApiSimulator, InProcessBotApi
 from handlers import common
 from handlers.keyboards import Action, encode
 from handlers.qa import REBUILD_TASK_KEY

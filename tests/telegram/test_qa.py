@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from bot.transport import BotApiError
+from bot.bot_api_checks import BotApiError
 from handlers import keyboards, texts
 from tests.telegram.helpers import ALICE, BOB, GROUP, ChatHarness, buttons, messages, plain
 

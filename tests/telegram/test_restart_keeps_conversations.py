@@ -19,6 +19,7 @@ from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app import _ENGINE_KEY, build_application, serving
+from bot.bot_api_objects import make_user
 from bot.config import Settings
 from bot.models import (
     Activity,
@@ -32,7 +33,7 @@ from bot.models import (
 from bot.services import branches
 from bot.services.access import Caller
 from bot.services.branch_setup import setup_branch
-from bot.transport import ApiCall, BotApiSimulator, InProcessBotApi, make_user
+from bot.transport import ApiCall, BotApiSimulator, InProcessBotApi
 from handlers import activities, activities_texts, branch_texts, checkin, checkin_texts
 from handlers.keyboards import Action, encode
 from knowledge.answer import Answerer

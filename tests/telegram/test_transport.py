@@ -9,7 +9,9 @@ import pytest
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, RetryAfter
 
-from bot.transport import BotApiError, BotApiSimulator, InProcessBotApi, decode_form, html_to_plain, make_user
+from bot.bot_api_checks import BotApiError, html_to_plain
+from bot.bot_api_objects import make_user
+from bot.transport import BotApiSimulator, InProcessBotApi, decode_form
 from tests.fake_bot_api import FakeBotApiServer
 
 USER = make_user(42, "测试")

@@ -23,11 +23,13 @@ from telegram import Update
 from telegram.ext import Application, ContextTypes, TypeHandler
 
 from bot.app import build_application, serving
+from bot.bot_api_checks import BotApiError
+from bot.bot_api_objects import make_user
 from bot.config import Settings
 from bot.models import Member, MemberStatus
 from bot.services import branches
 from bot.services.knowledge_base import add_document
-from bot.transport import ApiCall, BotApiError, BotApiSimulator, InProcessBotApi, make_user
+from bot.transport import ApiCall, BotApiSimulator, InProcessBotApi
 from bot.update_order import PerUserOrderedProcessor, ordering_key
 from handlers import branch_texts, qa, texts
 from handlers.keyboards import Action, encode
