@@ -53,7 +53,7 @@ class Analyzer:
             self._tokenizer.suggest_freq(term, tune=True)  # a frequency that keeps the term whole (PITFALLS)
         self._canonical = lexicon.canonical_map()
         self._domain_terms = frozenset(lexicon.SYNONYMS)
-        self._uncovered_topics = frozenset(lexicon.UNCOVERED_TOPICS)
+        self._terms = frozenset(self._canonical.values())  # the domain terms and the uncovered topics
         self._max_information = math.log(self._tokenizer.total)
         self._by_sound = self._sound_table()
         self._max_sound_len = max((len(t) for t in self._by_sound.values()), default=0)
@@ -138,7 +138,7 @@ class Analyzer:
 
     def is_noun(self, word: str) -> bool:
         """A noun by jieba's dictionary tags, a domain term or an uncovered topic; unknown words are not."""
-        return word in self._domain_terms or word in self._uncovered_topics or word in self._nouns
+        return word in self._terms or word in self._nouns
 
     def knows(self, word: str) -> bool:
         """A dictionary word (jieba's, the domain's or a document's), not one jieba guessed."""
@@ -153,7 +153,7 @@ class Analyzer:
         "还是" or "需要" are everywhere and say little; "党龄" is rare and says much; domain terms and the topics the
         knowledge does not cover ("工会", "八项规定") say the most.
         """
-        if word in self._domain_terms or word in self._uncovered_topics:
+        if word in self._terms:
             return self._max_information
         count = self._tokenizer.FREQ.get(word) or 0
         return min(math.log(self._tokenizer.total / (count + 1)), self._max_information)

@@ -22,7 +22,7 @@ from knowledge.analyzer import Analyzer, Terms, shared_analyzer
 from knowledge.answer_types import Answer, Candidate, Source
 from knowledge.asked_kinds import other_body, states_what_is_asked
 from knowledge.calculators import Calculation, calculate
-from knowledge.document_index import DocumentIndex
+from knowledge.document_index import DocumentIndex, DocumentQuestion
 from knowledge.index import Hit
 from knowledge.intents import INTENT_CUES
 from knowledge.normalize import normalize_for_match
@@ -100,8 +100,6 @@ class Answerer:
         self._documents = [DocumentIndex(ps, self._analyzer) for ps in by_document.values()]
         curated = [p for p in self._passages.values() if p.document is None]
         self._index = Ranker(curated, self._analyzer)
-        # what each entry states, in matching form, for the asked-kind check (normalising per question is slow)
-        self._stated = {p.key: normalize_for_match(p.text) for p in curated}
 
     def __len__(self) -> int:
         return len(self._passages)
@@ -132,7 +130,7 @@ class Answerer:
         parts = split_question(text)
         if len(parts) > 1:  # each part may be a calculation of its own ("多久开一次，表决要到多少人")
             return self._multi_part(question, parts, scope)
-        calculation = _calculate(text)
+        calculation = calculate(text)
         if calculation is not None:
             return self._calculated(question, text, calculation, scope)
         overview = overview_parts(text)
@@ -170,9 +168,10 @@ class Answerer:
         """The best-scoring passages for a question, curated and uploaded, with no confidence cut (for search)."""
         terms = self._analyzer.analyze(question.strip()[:MAX_QUESTION_CHARS])
         hits = self._index.search(terms, scope, limit=limit)
-        for document in self._documents:
-            if document.scope in (None, scope):
-                hits += document.search(terms, limit)
+        if documents := self._visible_documents(scope):
+            prepared = DocumentQuestion.of(terms, self._analyzer)
+            for document in documents:
+                hits += document.search(prepared, limit)
         hits.sort(key=lambda h: (round(h.coverage, 2), h.score), reverse=True)
         return [_candidate(h) for h in hits[:limit]]
 
@@ -204,22 +203,20 @@ class Answerer:
 
     def _states_what_is_asked(self, terms: Terms, hit: Hit) -> bool:
         """A question for a number of days, a year or money is answered only by an entry that states one."""
-        return states_what_is_asked(terms.normalized, self._stated[hit.passage.key])
+        return states_what_is_asked(terms.normalized, self._index.words.body(hit.number))
+
+    def _visible_documents(self, scope: int | None) -> list[DocumentIndex]:
+        return [document for document in self._documents if document.scope in (None, scope)]
 
     def _document_hit(self, terms: Terms, scope: int | None) -> tuple[Hit | None, bool]:
         """The best passage of the uploaded documents the asker may see, and whether it can be quoted as the answer
-        (a passage that cannot is still a nearest topic)."""
-        best: tuple[Hit | None, bool] = (None, False)
-        for document in self._documents:
-            if document.scope not in (None, scope):
-                continue
-            hit = document.best(terms)
-            if hit is None:
-                continue
-            candidate = (hit, document.answers(terms, hit))
-            if best[0] is None or (candidate[1], hit.coverage) > (best[1], best[0].coverage):
-                best = candidate
-        return best
+        (a passage that cannot is still a nearest topic); a quotable one first, then the higher coverage."""
+        documents = self._visible_documents(scope)
+        if not documents:
+            return None, False
+        question = DocumentQuestion.of(terms, self._analyzer)
+        found = [best for document in documents if (best := document.best(question)) is not None]
+        return max(found, key=lambda best: (best[1], best[0].coverage), default=(None, False))
 
     def _resolve_readings(
         self, text: str, terms: Terms, phrase: str, readings: tuple[str, ...], scope: int | None
@@ -271,7 +268,7 @@ class Answerer:
         distinct = {r.identity for r in resolved if r.found}
         if len(parts) < 2 or len(distinct) < 2:
             text = question.strip()[:MAX_QUESTION_CHARS]
-            calculation = _calculate(text)
+            calculation = calculate(text)
             if calculation is not None:
                 return self._calculated(question, text, calculation, scope)
             return self._from_resolved(question, self._resolve(text, scope))
@@ -320,7 +317,7 @@ class Answerer:
         return merged
 
     def _resolve_part(self, text: str, scope: int | None) -> _Resolved:
-        calculation = _calculate(text)
+        calculation = calculate(text)
         if calculation is not None:
             return _Resolved(text, True, score=1.0, calculation=calculation)
         return self._resolve(text, scope)
@@ -348,11 +345,6 @@ class Answerer:
         if passage.document is None or terms is None:
             return _answer_text(passage)
         return _excerpt(passage.text, terms)
-
-
-def _calculate(text: str) -> Calculation | None:
-    """A Party rule worked out for the numbers asked; not for another organisation's meeting ("团员大会到会多少人")."""
-    return None if other_body(normalize_for_match(text)) else calculate(text)
 
 
 def _reliable(hit: Hit) -> bool:

@@ -10,7 +10,7 @@ same canonical term.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from knowledge.analyzer import Analyzer, Terms
 from knowledge.asked_kinds import answer_types, states_answer_type
@@ -36,6 +36,21 @@ MIN_COVERAGE = 0.5
 LOOSE_KINDS = frozenset({"who"})
 
 
+@dataclass(frozen=True, slots=True)
+class DocumentQuestion:
+    """A question prepared once for all uploaded documents: its terms, the same with the regulation's words for its
+    everyday ones added (for ranking), and the kinds of fact it asks for."""
+
+    terms: Terms
+    expanded: Terms
+    kinds: frozenset[str]
+
+    @classmethod
+    def of(cls, terms: Terms, analyzer: Analyzer) -> DocumentQuestion:
+        expanded = with_formal_words(terms, lambda text: analyzer.analyze(text, repair=False))
+        return cls(terms, expanded, answer_types(terms.normalized))
+
+
 class DocumentIndex:
     """One document's passages (all of one document, so of one scope). Build once; ``best`` is read-only."""
 
@@ -47,31 +62,28 @@ class DocumentIndex:
         self.words = analyzer.learn(self._texts)
         self._ranker = Ranker(self.passages, analyzer)
 
-    def search(self, question: Terms, limit: int) -> list[Hit]:
+    def search(self, question: DocumentQuestion, limit: int) -> list[Hit]:
         """The best passages, each with its coverage of the question judged against this document."""
-        expanded = with_formal_words(question, lambda text: self._analyzer.analyze(text, repair=False))
-        hits = self._ranker.search(expanded, self.scope, limit=limit)
-        return [replace(h, coverage=self._coverage(question, h)) for h in hits]
+        hits = self._ranker.search(question.expanded, self.scope, limit=limit)
+        return [replace(h, coverage=self._coverage(question.terms, h)) for h in hits]
 
-    def best(self, question: Terms) -> Hit | None:
-        """Of the leading passages, the one that holds most of the question (ties: the better ranked); its
-        ``coverage`` is judged against this document."""
+    def best(self, question: DocumentQuestion) -> tuple[Hit, bool] | None:
+        """Of the leading passages, the one that holds most of the question (ties: the better ranked), its
+        ``coverage`` judged against this document; and whether it can be quoted as the answer: it holds enough of
+        the question and, when the question asks for a number, a date or a share ("几天", "多少分"), it states one
+        of that kind."""
         hits = self.search(question, LEADERS)
         if not hits:
             return None
-        kinds = answer_types(question.normalized)
 
         def merit(hit: Hit) -> float:
-            fits = bool(kinds) and states_answer_type(self._texts[hit.number], kinds)
+            fits = bool(question.kinds) and states_answer_type(self._texts[hit.number], question.kinds)
             return hit.coverage + (ANSWER_TYPE_BONUS if fits else 0.0)
 
-        return max(hits, key=merit)  # max keeps the better ranked of equals
-
-    def answers(self, question: Terms, hit: Hit) -> bool:
-        """Whether the passage can be quoted as the answer: it holds enough of the question and, when the question
-        asks for a number, a date or a share ("几天", "多少分"), it states one of that kind."""
-        kinds = answer_types(question.normalized) - LOOSE_KINDS
-        return hit.coverage >= MIN_COVERAGE and (not kinds or states_answer_type(self._texts[hit.number], kinds))
+        hit = max(hits, key=merit)  # max keeps the better ranked of equals
+        kinds = question.kinds - LOOSE_KINDS
+        quotable = hit.coverage >= MIN_COVERAGE and (not kinds or states_answer_type(self._texts[hit.number], kinds))
+        return hit, quotable
 
     def _coverage(self, question: Terms, hit: Hit) -> float:
         """Held topic weight against held plus missing; a missing noun counts in full, other words in part."""

@@ -65,7 +65,7 @@ DUES_ABSURD = (
 # --- Cue words, matched against the normalised question ------------------------------------------------------------
 
 INCOME_WORDS = tuple("工资 月薪 薪水 薪资 薪酬 收入 税后 税前 退休金 退休费 离休费 养老金 年薪 到手 月入 实发".split())
-OTHER_FEES = tuple("个税 所得税 交多少税 社保 公积金 医保 团费 会费 工会".split())
+OTHER_FEES = tuple("个税 所得税 交多少税 社保 公积金 医保 会费".split())  # 团费, 工会: see asked_kinds.other_body
 DUES_OFF_TOPIC = tuple(
     "补交 预交 代交 免交 可以少交 能少交 能不能少交 减免 多交 一次交 一次性交 按季 不交 没交 欠 脱党 "
     "什么时候 何时 哪天 几号 截止 上缴 使用 管理 收据 票据 交给谁 "

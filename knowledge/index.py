@@ -13,7 +13,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from knowledge import lexicon
@@ -66,6 +66,7 @@ class _Indexed:
     phrasing_sets: tuple[frozenset[str], ...]
     phrasing_masses: tuple[float, ...]  # each phrasing's IDF sum, set once the IDF is known
     intents: frozenset[str]
+    body: str  # the passage's text in matching form
 
 
 class PassageIndex:
@@ -122,6 +123,7 @@ class PassageIndex:
             phrasing_sets=(*(frozenset(p.words) for p in phrasings), frozenset(heading.words)),
             phrasing_masses=(),
             intents=intents,
+            body=body.normalized,
         )
 
     def search(self, question: Terms, scope: int | None = None, limit: int = 5) -> list[Hit]:
@@ -214,31 +216,25 @@ class PassageIndex:
             and self.topic_weight(word) >= TOPIC_MIN_WEIGHT
         )
 
+    def body(self, number: int) -> str:
+        """The text of the passage at ``number``, in matching form."""
+        return self._docs[number].body
+
     def contains(self, number: int, word: str) -> bool:
         """Whether the passage at ``number`` has this (canonical) word in any field."""
         return word in self._docs[number].vocabulary
 
     def _scored_postings(self, term: str) -> list[tuple[int, float]]:
-        scored = self._scored.get(term)
-        if scored is None:
-            if term not in self._postings:  # stored only for the index's own terms: input cannot grow the table
-                return []
-            scored = [(n, self._term_score(self._docs[n], term)) for n in self._postings[term]]
-            self._scored[term] = scored
-        return scored
+        return _cached(self._scored, self._postings, term, lambda n: self._term_score(self._docs[n], term))
 
     def _scored_bigram_postings(self, bigram: str) -> list[tuple[int, float]]:
-        scored = self._scored_bigrams.get(bigram)
-        if scored is None:
-            if bigram not in self._bigram_postings:
-                return []
-            idf = self._bigram_idf[bigram]
-            scored = [
-                (n, BIGRAM_WEIGHT * self._field_score(self._docs[n], "bigram", bigram, idf))
-                for n in self._bigram_postings[bigram]
-            ]
-            self._scored_bigrams[bigram] = scored
-        return scored
+        idf = self._bigram_idf.get(bigram, 0.0)
+        return _cached(
+            self._scored_bigrams,
+            self._bigram_postings,
+            bigram,
+            lambda n: BIGRAM_WEIGHT * self._field_score(self._docs[n], "bigram", bigram, idf),
+        )
 
     def _term_score(self, doc: _Indexed, term: str) -> float:
         idf = self._idf[term]
@@ -264,6 +260,22 @@ class PassageIndex:
             size = question_mass + mass
             best = max(best, 2 * sum(weight(t, UNKNOWN_TERM_IDF) for t in shared) / size)
         return best
+
+
+def _cached(
+    cache: dict[str, list[tuple[int, float]]],
+    postings: dict[str, list[int]],
+    key: str,
+    score: Callable[[int], float],
+) -> list[tuple[int, float]]:
+    """(passage number, score) for each passage holding ``key``, scored on first use. Only the index's own keys are
+    stored, so questions cannot grow the cache."""
+    scored = cache.get(key)
+    if scored is None:
+        if key not in postings:
+            return []
+        scored = cache[key] = [(number, score(number)) for number in postings[key]]
+    return scored
 
 
 def _bigrams_in(word: str, doc: _Indexed) -> bool:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from knowledge.analyzer import Terms
 
-# everyday word (as jieba cuts a question) -> the regulation's words for it
+# everyday word (one word as the analyzer cuts and folds a question) -> the regulation's words for it
 FORMAL_WORDS: dict[str, tuple[str, ...]] = {
     **dict.fromkeys(("最少", "至少", "起码", "最低", "最短"), ("不少于", "不低于", "不得少于")),
     **dict.fromkeys(("最多", "顶多", "最长", "最高", "封顶"), ("不超过", "不得超过", "上限")),
@@ -22,26 +22,25 @@ FORMAL_WORDS: dict[str, tuple[str, ...]] = {
     **dict.fromkeys(("贴", "张贴", "挂"), ("公示", "公开")),
     **dict.fromkeys(("钱", "块", "块钱"), ("元", "经费", "资金")),
     **dict.fromkeys(("小时", "钟头"), ("学时", "课时")),
-    **dict.fromkeys(("一换", "换届", "几年一换"), ("任期", "届满")),
+    **dict.fromkeys(("一换",), ("任期", "届满")),
     **dict.fromkeys(("本子",), ("记录本", "登记簿", "台账")),
     **dict.fromkeys(("打工", "务工"), ("外出",)),
-    **dict.fromkeys(("拖", "往后拖", "推迟", "推后", "顺延", "晚点"), ("延期", "延长")),
+    **dict.fromkeys(("拖", "推迟", "推后", "顺延", "晚点"), ("延期", "延长")),
     **dict.fromkeys(("调走", "调离"), ("空缺", "调出")),
-    **dict.fromkeys(("空着", "空出来"), ("空缺",)),
-    **dict.fromkeys(("不来", "没来", "没去", "缺勤"), ("不参加", "缺席")),
+    **dict.fromkeys(("空着",), ("空缺",)),
+    **dict.fromkeys(("不来", "缺勤"), ("不参加", "缺席")),
     **dict.fromkeys(("没交", "不交", "欠交"), ("不交纳", "未交纳")),
     **dict.fromkeys(("公开", "公示"), ("公布",)),
     **dict.fromkeys(("公布",), ("公开", "公示")),
-    **dict.fromkeys(("开完会", "开完", "散会"), ("会议结束", "会后")),
-    **dict.fromkeys(("通过", "开会通过"), ("审议通过",)),
-    **dict.fromkeys(("建议", "提建议"), ("提议",)),
-    **dict.fromkeys(("搬", "搬过来", "搬家", "搬来"), ("入住", "迁入")),
+    **dict.fromkeys(("开完", "散会"), ("会议结束", "会后")),
+    **dict.fromkeys(("通过",), ("审议通过",)),
+    **dict.fromkeys(("建议",), ("提议",)),
+    **dict.fromkeys(("搬", "搬家", "搬来"), ("入住", "迁入")),
     **dict.fromkeys(("穷", "没钱"), ("困难", "最低生活保障")),
     **dict.fromkeys(("大病", "重病"), ("重大疾病",)),
-    **dict.fromkeys(("医药费", "看病钱"), ("医疗费用",)),
-    **dict.fromkeys(("掏", "自己掏"), ("自付",)),
+    **dict.fromkeys(("医药费",), ("医疗费用",)),
+    **dict.fromkeys(("掏",), ("自付",)),
     **dict.fromkeys(("管用", "作废", "失效"), ("废止", "有效")),
-    **dict.fromkeys(("该到", "应该到"), ("应到",)),
     **dict.fromkeys(("半年",), ("6个月", "六个月")),
     **dict.fromkeys(("老是", "总是", "经常"), ("连续", "多次")),
     # a member's "支委" (read as the committee) is often the committee's members: "支委一年培训多久"

@@ -1,10 +1,5 @@
 """The head-count calculator: how many must attend or vote yes at a 党员大会, an election or a 支委会.
 
-``calculate(question)`` is called before passages are ranked. It returns a worked answer when the question asks
-for a sum the rules determine — the monthly dues for an income or a kind of member (中组部 2008 年党费规定), or how
-many members must attend or vote yes at a 党员大会, an election or a 支委会 — and ``None`` for every other
-question, which the curated passages answer instead. The module is a pure library: text in, text out.
-
 A 党员大会 vote has two rules, and the answer names the one it applies. An ordinary vote (支部工作条例 第十一条)
 needs "半数以上" of the voters present; whether exactly half is enough is read both ways, so at an even head count
 the answer gives both readings and leaves the choice to the higher Party organisation. Accepting a 预备党员 or

@@ -22,22 +22,17 @@ class ZipTooLarge(ValueError):
     """The archive would inflate beyond the bounds; ``str(exc)`` says which (for the log, in English)."""
 
 
-def check_zip(
-    data: bytes,
-    *,
-    max_total: int = MAX_UNCOMPRESSED_BYTES,
-    max_ratio: int = MAX_COMPRESSION_RATIO,
-    max_members: int = MAX_MEMBERS,
-) -> None:
+def check_zip(data: bytes) -> None:
     """ZipTooLarge if ``data`` would inflate too far; zipfile.BadZipFile if it is not a zip at all."""
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         members = archive.infolist()
-    if len(members) > max_members:
-        raise ZipTooLarge(f"{len(members)} members (at most {max_members})")
+    if len(members) > MAX_MEMBERS:
+        raise ZipTooLarge(f"{len(members)} members (at most {MAX_MEMBERS})")
     total = 0
     for member in members:
         total += member.file_size
-        if total > max_total:
-            raise ZipTooLarge(f"more than {max_total} bytes uncompressed")
-        if member.file_size > _RATIO_FLOOR_BYTES and member.file_size > max_ratio * max(member.compress_size, 1):
+        if total > MAX_UNCOMPRESSED_BYTES:
+            raise ZipTooLarge(f"more than {MAX_UNCOMPRESSED_BYTES} bytes uncompressed")
+        ratio_limit = MAX_COMPRESSION_RATIO * max(member.compress_size, 1)
+        if member.file_size > _RATIO_FLOOR_BYTES and member.file_size > ratio_limit:
             raise ZipTooLarge(f"{member.filename} inflates {member.file_size // max(member.compress_size, 1)}:1")

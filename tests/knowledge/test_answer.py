@@ -14,6 +14,7 @@ from knowledge.calculators import calculate
 from knowledge.curated import CuratedFormatError, load_curated, parse_curated
 from knowledge.normalize import normalize_for_match
 from knowledge.passage import Passage
+from knowledge.regulation_words import FORMAL_WORDS
 
 DEV_DIR = Path(__file__).parent.parent / "data" / "dev"
 
@@ -258,3 +259,9 @@ def test_a_question_about_another_organisation_is_told_so(answerer: Answerer) ->
     assert not answer.found
     assert "工会" in answer.answer
     assert "党支部" in answer.answer
+
+
+def test_every_everyday_word_of_the_regulation_table_is_one_word_of_a_question() -> None:
+    # the table is looked up by the analyzer's words: a key it cuts or folds differently could never match
+    analyzer = shared_analyzer()
+    assert [word for word in FORMAL_WORDS if analyzer.analyze(word).words != (word,)] == []
