@@ -90,15 +90,16 @@ def run_partybot(repeat: int) -> dict:
     for name in qa_sets.available_documents():
         path, rows = qa_sets.document_rows(name)
         document_answerer = asyncio.run(stored_document_answerer(path))
-        texts = {key: document_answerer.passage(key).text for key in document_keys(document_answerer)}
+        texts = document_texts(document_answerer)
         ask = Timed(lambda q, a=document_answerer: qa_sets.reply_of(a.answer(q)))
         scores += qa_sets.score_document(f"document {name}", rows, ask, lambda k, t=texts: t.get(k, ""))
         timed.latencies += ask.latencies
     return _summary("partybot", scores, timed, repeat, loaded - started, built - loaded)
 
 
-def document_keys(answerer: Answerer) -> list[str]:
-    return [key for key in answerer.passage_keys() if key.startswith("kb")]
+def document_texts(answerer: Answerer) -> dict[str, str]:
+    """Each uploaded passage's text by key (the curated entries left out)."""
+    return {key: answerer.passage(key).text for key in answerer.passage_keys() if key.startswith("kb")}
 
 
 # -- baseline -----------------------------------------------------------------------------------------------------
@@ -152,14 +153,18 @@ def run_baseline(repeat: int) -> dict:
     scores = _score_curated_sets(timed, facts.get)
     for name in qa_sets.available_documents():
         path, rows = qa_sets.document_rows(name)
-        paragraphs = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-        keys = [f"p{i}" for i in range(len(paragraphs))]
-        document = PlainBM25(keys, paragraphs)
-        texts = dict(zip(keys, paragraphs, strict=True))
-        ask_document = Timed(lambda q, d=document: Reply(True, tuple(d.ranked(q)[1])))
+        ask_document, texts = baseline_document_ask(path)
         scores += qa_sets.score_document(f"document {name}", rows, ask_document, lambda k, t=texts: t.get(k, ""))
         timed.latencies += ask_document.latencies
     return _summary("baseline", scores, timed, repeat, loaded - started, built - loaded)
+
+
+def baseline_document_ask(path: Path) -> tuple[Timed, dict[str, str]]:
+    """The baseline for a document: its paragraphs ranked by BM25Plus, the best always answering; with their texts."""
+    paragraphs = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    keys = [f"p{i}" for i in range(len(paragraphs))]
+    document = PlainBM25(keys, paragraphs)
+    return Timed(lambda q: Reply(True, tuple(document.ranked(q)[1]))), dict(zip(keys, paragraphs, strict=True))
 
 
 # -- shared -------------------------------------------------------------------------------------------------------

@@ -155,8 +155,8 @@ def available_documents() -> list[str]:
     return [name for name in DOCUMENTS if (DOCUMENTS_DIR / f"{name}_questions.jsonl").exists()]
 
 
-def document_rows(name: str) -> tuple[Path, list[dict]]:
-    return DOCUMENTS_DIR / f"{name}.txt", load_jsonl(DOCUMENTS_DIR / f"{name}_questions.jsonl")
+def document_rows(name: str, folder: Path = DOCUMENTS_DIR) -> tuple[Path, list[dict]]:
+    return folder / f"{name}.txt", load_jsonl(folder / f"{name}_questions.jsonl")
 
 
 def score_document(

@@ -3,8 +3,8 @@
 Usage: python bench/tune.py [tune|tune2|tune3] [-v]
 
 Prints ranking top-1 (no confidence gate) and answered-right (with it) on the set's rules.jsonl and new_topics.jsonl,
-and the share of its out_of_kb.jsonl that gets an answer (lower is better). ``-v`` lists the misses with the expected
-domain-facts rows and the entries ranked first, and the uncovered questions that were answered. Vocabulary, entries
+and the share of its out_of_kb.jsonl that gets an answer (lower is better). ``-v`` lists the misses with the entries
+ranked first and whether anything was answered, and the uncovered questions that were answered. Vocabulary, entries
 and thresholds are tuned against these sets; bench/qa.py reports the held-out ones.
 """
 
@@ -16,6 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import qa_sets
+from bench.qa_sets import Reply
 from knowledge.answer import Answerer
 from knowledge.curated import load_curated
 
@@ -26,33 +27,33 @@ def main() -> None:
     folder = qa_sets.DATA / name
     passages = load_curated()
     answerer = Answerer(passages)
-    facts = {p.key: set(p.facts) for p in passages}
-    rows = [(r["q"], set(r["facts"])) for r in qa_sets.load_jsonl(folder / "rules.jsonl")]
-    if (folder / "new_topics.jsonl").exists():
-        rows += [
-            (r["q"], {r["topic"], *qa_sets.TOPIC_FACTS.get(r["topic"], ())})
-            for r in qa_sets.load_jsonl(folder / "new_topics.jsonl")
-        ]
-    uncovered = [r["q"] for r in qa_sets.load_jsonl(folder / "out_of_kb.jsonl")]
+    facts = {p.key: p.facts for p in passages}
 
-    ranked_right = answered_right = 0
-    misses = []
-    for question, expected in rows:
-        ranked = answerer.rank(question, limit=3)
-        ranked_right += bool(ranked) and bool(facts.get(ranked[0].key, set()) & expected)
-        answer = answerer.answer(question)
-        right = answer.found and (not answer.candidates or bool(facts.get(answer.candidates[0].key, set()) & expected))
-        answered_right += right
-        if not right:
-            misses.append((question, sorted(expected), [c.key for c in ranked], answer.found))
-    answered = [q for q in uncovered if answerer.answer(q).found]
-    print(f"{name}: {len(rows)} questions: ranking top-1 {ranked_right / len(rows):.1%}, ", end="")
-    print(f"answered right {answered_right / len(rows):.1%}")
-    print(f"  {len(uncovered)} uncovered questions: answered {len(answered) / len(uncovered):.1%}")
+    def facts_of(key: str) -> tuple[str, ...]:
+        return facts.get(key, ())
+
+    def ask(question: str) -> Reply:
+        return qa_sets.reply_of(answerer.answer(question))
+
+    def ranked(question: str) -> Reply:  # the ranking alone, with no confidence gate
+        return Reply(True, tuple(c.key for c in answerer.rank(question, limit=3)))
+
+    rules = qa_sets.load_jsonl(folder / "rules.jsonl")
+    topics = qa_sets.load_jsonl(folder / "new_topics.jsonl") if (folder / "new_topics.jsonl").exists() else []
+    answered = [qa_sets.score_facts("rules", rules, ask, facts_of)]
+    answered.append(qa_sets.score_facts("new topics", topics, ask, facts_of, "topic"))
+    first = [qa_sets.score_facts("rules", rules, ranked, facts_of)]
+    first.append(qa_sets.score_facts("new topics", topics, ranked, facts_of, "topic"))
+    uncovered = qa_sets.score_declines("uncovered", qa_sets.load_jsonl(folder / "out_of_kb.jsonl"), ask)
+
+    total = sum(s.total for s in answered)
+    print(f"{name}: {total} questions: ranking top-1 {sum(s.right for s in first) / total:.1%}, ", end="")
+    print(f"answered right {sum(s.right for s in answered) / total:.1%}")
+    print(f"  {uncovered.total} uncovered questions: answered {1 - uncovered.rate:.1%}")
     if verbose:
-        for miss in misses:
-            print("MISS", *miss)
-        for question in answered:
+        for question in (q for s in answered for q in s.misses):
+            print("MISS", question, [c.key for c in answerer.rank(question, limit=3)], answerer.answer(question).found)
+        for question in uncovered.misses:
             print("UNCOVERED-ANSWERED", question, [c.key for c in answerer.answer(question).candidates[:1]])
 
 

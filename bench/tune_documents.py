@@ -17,45 +17,37 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import qa_sets
-from bench.qa import PlainBM25, document_keys, stored_document_answerer
+from bench.qa import baseline_document_ask, document_texts, stored_document_answerer
+from bench.qa_sets import Score
 
 TUNING = qa_sets.DATA / "tune_documents"
 VALIDATION = qa_sets.DATA / "validation_documents"
 
 
-def measure(name: str, verbose: bool, folder: Path = TUNING) -> tuple[int, int, int, int, int, int]:
-    path = folder / f"{name}.txt"
-    rows = qa_sets.load_jsonl(folder / f"{name}_questions.jsonl")
+def measure(name: str, verbose: bool, folder: Path = TUNING) -> tuple[Score, Score, Score, int]:
+    """partybot's answered and declined scores, the baseline's answered score, and how many answerable questions
+    the ranking alone puts the right passage first for."""
+    path, rows = qa_sets.document_rows(name, folder)
     answerer = asyncio.run(stored_document_answerer(path))
-    texts = {key: answerer.passage(key).text for key in document_keys(answerer)}
-    paragraphs = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    plain = PlainBM25([str(i) for i in range(len(paragraphs))], paragraphs)
-    right = ranked_right = base_right = answerable = declined = unanswerable = 0
+    texts = document_texts(answerer)
+    answered, declined = qa_sets.score_document(
+        name, rows, lambda q: qa_sets.reply_of(answerer.answer(q)), lambda key: texts.get(key, "")
+    )
+    base_ask, base_texts = baseline_document_ask(path)
+    base, _ = qa_sets.score_document(name, rows, base_ask, lambda key: base_texts.get(key, ""))
+    ranked_right = 0
     for row in rows:
-        answer = answerer.answer(row["q"])
-        key = answer.candidates[0].key if answer.candidates else None
-        held = texts.get(key, "") if key else ""
-        if row["answer_has"] is None:
-            unanswerable += 1
-            ok = not answer.found or not held
-            declined += ok
-            if verbose and not ok:
-                print(f"  ANSWERED {row['q']} -> {qa_sets.squash(held)[:60]}")
-            continue
-        answerable += 1
-        ok = answer.found and qa_sets.squash(row["answer_has"]) in qa_sets.squash(held)
-        plain_first = plain.ranked(row["q"])[1][:1]
-        base_ok = bool(plain_first) and qa_sets.squash(row["answer_has"]) in qa_sets.squash(
-            paragraphs[int(plain_first[0])]
-        )
-        first = next((c.key for c in answerer.rank(row["q"]) if c.key in texts), None)
-        ranked_right += first is not None and qa_sets.squash(row["answer_has"]) in qa_sets.squash(texts[first])
-        right += ok
-        base_right += base_ok
-        if verbose and not ok:
-            got = qa_sets.squash(held)[:60] if answer.found else "declined"
-            print(f"  MISS{' (baseline right)' if base_ok else ''} {row['q']} [{row['answer_has']}] -> {got}")
-    return right, ranked_right, base_right, answerable, declined, unanswerable
+        if row["answer_has"] is not None:
+            first = next((c.key for c in answerer.rank(row["q"]) if c.key in texts), None)
+            ranked_right += first is not None and qa_sets.squash(row["answer_has"]) in qa_sets.squash(texts[first])
+    if verbose:
+        for question in answered.misses:
+            answer = answerer.answer(question)
+            got = qa_sets.squash(texts.get(answer.candidates[0].key, ""))[:60] if answer.found else "declined"
+            print(f"  MISS{'' if question in base.misses else ' (baseline right)'} {question} -> {got}")
+        for question in declined.misses:
+            print(f"  ANSWERED {question} -> {qa_sets.squash(texts[answerer.answer(question).candidates[0].key])[:60]}")
+    return answered, declined, base, ranked_right
 
 
 def main() -> None:
@@ -65,11 +57,11 @@ def main() -> None:
         p.name.removesuffix("_questions.jsonl") for p in folder.glob("*_questions.jsonl")
     )
     for name in names:
-        right, ranked, base, answerable, declined, unanswerable = measure(name, verbose, folder)
+        answered, declined, base, ranked = measure(name, verbose, folder)
         print(
-            f"{name}: answered right {right}/{answerable} ({right / answerable:.1%}),"
-            f" ranked first {ranked / answerable:.1%}, baseline {base / answerable:.1%};"
-            f" declined {declined}/{unanswerable}"
+            f"{name}: answered right {answered.right}/{answered.total} ({answered.rate:.1%}),"
+            f" ranked first {ranked / answered.total:.1%}, baseline {base.rate:.1%};"
+            f" declined {declined.right}/{declined.total}"
         )
 
 
