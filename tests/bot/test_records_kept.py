@@ -18,6 +18,7 @@ from bot.db import ALEMBIC_INI, make_engine, open_database
 from bot.models import (
     Activity,
     ActivityKind,
+    ActivityKindLink,
     ActivityRoster,
     ActivityStatus,
     Attendance,
@@ -94,9 +95,19 @@ async def test_unreferenced_rows_can_still_be_deleted(sessions: Sessions) -> Non
     async with sessions() as session:
         empty = Activity(branch_id=branch_id, kind=ActivityKind.PARTY_LECTURE.value, starts_at=NOW)
         session.add(empty)
+        await session.flush()
+        assert empty.id is not None
+        empty_id = empty.id
+        session.add(ActivityKindLink(activity_id=empty_id, kind=ActivityKind.PARTY_LECTURE.value))
         await session.commit()
-        await session.execute(delete(Activity).where(Activity.id == empty.id))
+        await session.execute(delete(Activity).where(Activity.id == empty_id))
         await session.commit()
+    async with sessions() as session:
+        assert await session.get(Activity, empty_id) is None
+        links = await session.scalar(
+            select(func.count()).select_from(ActivityKindLink).where(ActivityKindLink.activity_id == empty_id)
+        )
+        assert links == 0
     assert await counts(sessions) == (1, 1, 1)
 
 

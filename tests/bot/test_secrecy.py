@@ -136,9 +136,15 @@ def test_the_cli_formatter_masks_what_the_factory_already_masked(caplog: pytest.
     from bot.cli import KeyValueFormatter
 
     caplog.set_level(logging.DEBUG)
-    logging.getLogger("x").debug("secret=%s", SECRET)
+    try:
+        raise RuntimeError(f"could not use {SECRET}")
+    except RuntimeError:
+        logging.getLogger("x").exception("failed with secret=%s", SECRET)
     (record,) = caplog.records
-    assert SECRET not in KeyValueFormatter().format(record)
+    line = KeyValueFormatter().format(record)  # no secrets of its own: the record was masked when it was made
+    assert SECRET not in line
+    assert line.count("***") == 2  # the message and the traceback
+    assert "RuntimeError: could not use ***" in line
 
 
 # --- the SQLite file -------------------------------------------------------------------------------------------

@@ -80,7 +80,10 @@ def test_markdown_heading_pattern_is_linear() -> None:
 )
 def test_markdown_headings_still_read_as_before(line: str, level: int, heading: str) -> None:
     parsed = parse_bytes(f"文档\n\n{line}\n\n正文内容。\n".encode(), "a.md")
-    assert parsed.passages[-1].heading_path == (heading,), level
+    assert parsed.passages[-1].heading_path == (heading,)
+    # under a level-1 heading, the line nests only if its level is deeper
+    nested = parse_bytes(f"文档\n\n# 上级\n\n{line}\n\n正文内容。\n".encode(), "a.md")
+    assert nested.passages[-1].heading_path == (("上级", heading) if level > 1 else (heading,))
 
 
 def test_not_headings() -> None:

@@ -17,6 +17,7 @@ from knowledge.answer import Answerer
 from knowledge.curated import load_curated
 from knowledge.passage import Passage
 from tests.telegram.helpers import ChatHarness
+from tests.telegram.slow_bot import SlowBotApi
 
 LONG_PARAGRAPH = "第{n}段：支部应当认真落实组织生活制度，严格执行“三会一课”，做好会议记录，按时向上级党组织报告。" * 3
 LONG_TEXT = "\n\n".join(LONG_PARAGRAPH.format(n=n) for n in range(1, 50))  # about 6,000 characters
@@ -75,3 +76,8 @@ async def test_bot(settings: Settings, api: BotApiSimulator, fixed_answerer: Ans
     """The bot answering from TEST_PASSAGES (deterministic answers, a 6,000-character one, markup in sources)."""
     async for harness in _harness(settings, api, fixed_answerer):
         yield harness
+
+
+@pytest.fixture
+def slow_api(api: BotApiSimulator) -> SlowBotApi:
+    return SlowBotApi(api)

@@ -17,7 +17,6 @@ import pytest
 from telegram import Update
 from telegram.ext import BaseRateLimiter, ContextTypes, TypeHandler
 
-from bot.app import build_application, serving
 from bot.bot_api_objects import group_chat, make_user
 from bot.config import Settings
 from bot.transport import DEFAULT_BOT_USERNAME, BotApiSimulator
@@ -25,7 +24,7 @@ from bot.update_order import CHAT_RATE, MAX_PENDING_PER_KEY, USER_RATE, FloodGua
 from handlers import qa, texts
 from knowledge.answer import Answerer
 from tests.telegram.helpers import ALICE, BOB, GROUP, plain
-from tests.telegram.test_update_order import QUESTIONS, Bot, Gate, SlowBotApi, until
+from tests.telegram.slow_bot import QUESTIONS, Bot, SlowBotApi, running_bot, until
 
 STRANGER = make_user(6660, "陌生人")
 STRANGERS_GROUP = group_chat(-1009990001, "陌生人的群")
@@ -76,33 +75,8 @@ class HeldGroupSends(BaseRateLimiter[None]):
 
 
 @pytest.fixture
-def slow_api(api: BotApiSimulator) -> SlowBotApi:
-    return SlowBotApi(api)
-
-
-@pytest.fixture
 def clock() -> Clock:
     return Clock()
-
-
-async def _flood_bot(
-    settings: Settings,
-    api: BotApiSimulator,
-    slow_api: SlowBotApi,
-    answerer: Answerer,
-    guard: FloodGuard,
-    rate_limiter: BaseRateLimiter[Any] | None = None,
-) -> AsyncIterator[Bot]:
-    app = build_application(settings, request=slow_api, answerer=answerer, flood_guard=guard, rate_limiter=rate_limiter)
-    slow_api.application = app
-    gate = Gate()
-    app.add_handler(TypeHandler(Update, gate), group=-100)
-    async with serving(app):
-        api.take_outgoing()
-        try:
-            yield Bot(app, api, gate)
-        finally:
-            gate.release_all()
 
 
 @pytest.fixture
@@ -114,16 +88,12 @@ def guard(clock: Clock) -> FloodGuard:
 async def bot(
     settings: Settings, api: BotApiSimulator, slow_api: SlowBotApi, fixed_answerer: Answerer, guard: FloodGuard
 ) -> AsyncIterator[Bot]:
-    async for running in _flood_bot(settings, api, slow_api, fixed_answerer, guard):
+    async for running in running_bot(settings, api, slow_api, fixed_answerer, flood_guard=guard):
         yield running
 
 
 def sent_to_chat(bot: Bot, chat: dict[str, Any]) -> list[str]:
-    return [
-        plain(call)
-        for call in bot.api.calls
-        if call.ok and call.method == "sendMessage" and call.params.get("chat_id") == chat["id"]
-    ]
+    return [plain(call) for call in bot.sent_to(chat)]
 
 
 async def mention(bot: Bot, text: str, *, user: dict[str, Any], chat: dict[str, Any]) -> None:
@@ -225,7 +195,9 @@ async def limited_bot(
     limiter: HeldGroupSends,
 ) -> AsyncIterator[Bot]:
     try:
-        async for running in _flood_bot(settings, api, slow_api, fixed_answerer, guard, rate_limiter=limiter):
+        async for running in running_bot(
+            settings, api, slow_api, fixed_answerer, flood_guard=guard, rate_limiter=limiter
+        ):
             yield running
     finally:
         limiter.open.set()
