@@ -15,7 +15,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Coroutine, Sequence
+from collections.abc import Coroutine, Iterable, Sequence
 from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import unquote
 
 from bot.config import ConfigError, Settings, load_settings
+from bot.secrecy import SecretMask
 
 if TYPE_CHECKING:
     from bot.services.ledger import LedgerFile, LedgerFormat, LedgerPeriod
@@ -55,11 +56,12 @@ class CommandFailed(Exception):
 
 
 class KeyValueFormatter(logging.Formatter):
-    """One ``key=value`` line per record; values with spaces or quotes are JSON-quoted; secrets are masked."""
+    """One ``key=value`` line per record; values with spaces or quotes are JSON-quoted; secrets are masked (the
+    whole line, with the same rule as the masks records get when they are made: bot.secrecy.SecretMask)."""
 
-    def __init__(self, secrets: Sequence[str] = ()) -> None:
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
         super().__init__()
-        self._secrets = [secret for secret in secrets if secret]
+        self._mask = SecretMask(secrets)
 
     def format(self, record: logging.LogRecord) -> str:
         fields = {
@@ -70,10 +72,7 @@ class KeyValueFormatter(logging.Formatter):
         }
         if record.exc_info:  # exc_text when bot.secrecy's mask has written it (masked)
             fields["exc"] = record.exc_text or self.formatException(record.exc_info)
-        line = " ".join(f"{key}={_quote(value)}" for key, value in fields.items())
-        for secret in self._secrets:
-            line = line.replace(secret, "***")
-        return line
+        return self._mask.mask(" ".join(f"{key}={_quote(value)}" for key, value in fields.items()))
 
 
 def _quote(value: str) -> str:

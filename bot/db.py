@@ -126,24 +126,24 @@ def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
-def _upgrade_head(database_url: str) -> None:
+def _upgrade(database_url: str, revision: str) -> None:
     from alembic import command
     from alembic.config import Config
 
     path = sqlite_path(database_url)
-    if path is not None:
+    if path is not None:  # migrations/env.py's make_engine creates the file (owner-only) in it
         path.parent.mkdir(parents=True, exist_ok=True)
-        create_sqlite_file(database_url)
     config = Config(str(ALEMBIC_INI))
     # Passed as an attribute, not a main option: ConfigParser would treat a '%' in a password as interpolation.
     config.attributes["database_url"] = database_url
     with _UPGRADE_LOCK:
-        command.upgrade(config, "head")
+        command.upgrade(config, revision)
 
 
-async def upgrade_database(database_url: str) -> None:
-    """Bring the schema to the newest migration (creating the SQLite file and its directory if needed)."""
-    await asyncio.to_thread(_upgrade_head, database_url)
+async def upgrade_database(database_url: str, revision: str = "head") -> None:
+    """Bring the schema to the newest migration, or to ``revision`` (creating the SQLite file and its directory if
+    needed)."""
+    await asyncio.to_thread(_upgrade, database_url, revision)
 
 
 @asynccontextmanager

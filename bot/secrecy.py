@@ -65,9 +65,9 @@ def webhook_secret_token(settings: Settings) -> ConstantTimeSecret | None:
 # --- logs --------------------------------------------------------------------------------------------------------
 
 
-def secrets_of(settings: Settings) -> list[str]:
+def secrets_of(settings: Settings) -> set[str]:
     """What must never be logged: the webhook secret, the database password (as typed and as it appears in a URL)
-    and the bot token; longest first, so that a secret containing another is masked whole."""
+    and the bot token (SecretMask drops the empty and too short ones and masks the longest first)."""
     found = {settings.webhook_secret, settings.telegram_bot_token}
     try:
         in_url = urlsplit(settings.database_url).password  # as written in the URL (percent-encoded)
@@ -75,7 +75,7 @@ def secrets_of(settings: Settings) -> list[str]:
         in_url = None
     if in_url:
         found |= {in_url, unquote(in_url), quote(unquote(in_url), safe="")}
-    return sorted((s for s in found if s and len(s) >= MIN_SECRET_CHARS), key=len, reverse=True)
+    return {secret for secret in found if secret}
 
 
 class SecretMask(logging.Filter):
@@ -87,6 +87,7 @@ class SecretMask(logging.Filter):
         self.set_secrets(secrets)
 
     def set_secrets(self, secrets: Iterable[str]) -> None:
+        # longest first, so that a secret containing another is masked whole
         self.secrets = sorted({s for s in secrets if s and len(s) >= MIN_SECRET_CHARS}, key=len, reverse=True)
 
     def mask(self, text: str) -> str:

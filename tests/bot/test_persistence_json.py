@@ -4,7 +4,6 @@ migration when they hold only the bot's own drafts, and dropped with a warning o
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
@@ -14,7 +13,6 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import select, text
@@ -117,12 +115,6 @@ class _Exploit:
         return (os.system, (f"touch {self.marker}",))
 
 
-def _upgrade(database_url: str, revision: str) -> None:
-    config = Config(str(ALEMBIC_INI))
-    config.attributes["database_url"] = database_url
-    command.upgrade(config, revision)
-
-
 def _revision_before_json() -> str:
     config = Config(str(ALEMBIC_INI))
     previous = ScriptDirectory.from_config(config).get_revision(JSON_STATE_REVISION).down_revision
@@ -133,7 +125,7 @@ def _revision_before_json() -> str:
 async def test_pickled_rows_are_converted_or_dropped_with_a_warning(
     database_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    await asyncio.to_thread(_upgrade, database_url, _revision_before_json())
+    await upgrade_database(database_url, _revision_before_json())
     marker = tmp_path / "exploited"
     rows = [
         ("user_data", "", str(USER), pickle.dumps(drafts())),

@@ -4,17 +4,14 @@ inactive, an activity is cancelled)."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 
 import pytest
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db import ALEMBIC_INI, make_engine, open_database
+from bot.db import make_engine, open_database, upgrade_database
 from bot.models import (
     Activity,
     ActivityKind,
@@ -111,16 +108,10 @@ async def test_unreferenced_rows_can_still_be_deleted(sessions: Sessions) -> Non
     assert await counts(sessions) == (1, 1, 1)
 
 
-def _upgrade_to(database_url: str, revision: str) -> None:
-    config = Config(str(ALEMBIC_INI))
-    config.attributes["database_url"] = database_url
-    command.upgrade(config, revision)
-
-
 async def test_activities_held_before_rosters_existed_get_theirs_from_the_migration(database_url: str) -> None:
     """The migration that introduced rosters records one for every activity already held (from the branch's
     members then), so those ledger rows stop following the roster too."""
-    await asyncio.to_thread(_upgrade_to, database_url, ROSTER_REVISION_PARENT)
+    await upgrade_database(database_url, ROSTER_REVISION_PARENT)
     engine = make_engine(database_url, enforce_foreign_keys=False)
     try:
         async with engine.begin() as connection:

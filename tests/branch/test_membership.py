@@ -3,21 +3,18 @@ lifecycle — /remove, leaving the bound group, /invite revoke, demoted officers
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import select, text
 from telegram import Update
 
 from bot.app import ALLOWED_UPDATES
 from bot.bot_api_objects import make_user
-from bot.db import ALEMBIC_INI, make_engine, open_database
+from bot.db import make_engine, open_database, upgrade_database
 from bot.models import Activity, ActivityKind, ActivityKindLink, Attendance, AuditLog, Invite, Member, Role
 from bot.services import branches, membership
 from bot.services.access import INACTIVE, Caller
@@ -311,14 +308,8 @@ async def test_invite_tokens_are_stored_as_hashes(bot: ChatHarness, sessions: Se
     assert row["token_hash"] == hashlib.sha256(token.encode()).hexdigest()
 
 
-def _upgrade(database_url: str, revision: str) -> None:
-    config = Config(str(ALEMBIC_INI))
-    config.attributes["database_url"] = database_url
-    command.upgrade(config, revision)
-
-
 async def test_existing_invite_tokens_are_migrated_to_hashes(database_url: str) -> None:
-    await asyncio.to_thread(_upgrade, database_url, "0005")
+    await upgrade_database(database_url, "0005")
     engine = make_engine(database_url)
     async with engine.begin() as connection:
         await connection.execute(
