@@ -37,7 +37,7 @@ from bot.persistence import DatabasePersistence
 from bot.secrecy import webhook_secret_token
 from bot.services.checkin_batch import CheckinBatcher
 from bot.services.reminders import QuietHours
-from bot.update_order import FloodGuard, PerUserOrderedProcessor
+from bot.update_order import PerUserOrderedProcessor
 from handlers import (
     activities,
     activity_manage,
@@ -57,6 +57,7 @@ from handlers import (
     start,
     texts,
 )
+from handlers.throttle import FloodGuard
 from knowledge.answer import Answerer
 from scheduler.pacing import Pacer
 from scheduler.planner import plan

@@ -22,10 +22,10 @@ from telegram.ext import Application, ContextTypes, filters
 
 from bot.services.access import question_scope
 from bot.services.knowledge_base import build_answerer, documents_version
-from bot.update_order import detach_send
 from handlers import keyboards, texts
 from handlers.common import SESSIONS_KEY, sessions
 from handlers.formatting import escape, split_message
+from handlers.throttle import detach_send
 from knowledge.answer import Answerer
 from knowledge.answer_types import Answer, Candidate
 

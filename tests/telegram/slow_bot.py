@@ -15,7 +15,8 @@ from telegram.ext import Application, BaseRateLimiter, ContextTypes, TypeHandler
 from bot.app import build_application, serving
 from bot.config import Settings
 from bot.transport import ApiCall, BotApiSimulator, InProcessBotApi
-from bot.update_order import FloodGuard, PerUserOrderedProcessor
+from bot.update_order import PerUserOrderedProcessor
+from handlers.throttle import FloodGuard
 from knowledge.answer import Answerer
 from tests.telegram.helpers import ALICE
 

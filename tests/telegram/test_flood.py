@@ -20,8 +20,9 @@ from telegram.ext import BaseRateLimiter, ContextTypes, TypeHandler
 from bot.bot_api_objects import group_chat, make_user
 from bot.config import Settings
 from bot.transport import DEFAULT_BOT_USERNAME, BotApiSimulator
-from bot.update_order import CHAT_RATE, MAX_PENDING_PER_KEY, USER_RATE, FloodGuard, PerUserOrderedProcessor
+from bot.update_order import MAX_PENDING_PER_KEY, PerUserOrderedProcessor
 from handlers import qa, texts
+from handlers.throttle import CHAT_RATE, USER_RATE, FloodGuard
 from knowledge.answer import Answerer
 from tests.telegram.helpers import ALICE, BOB, GROUP, plain
 from tests.telegram.slow_bot import QUESTIONS, Bot, SlowBotApi, running_bot, until
@@ -236,3 +237,18 @@ async def test_empty_user_data_of_strangers_is_dropped_and_drafts_are_kept(bot: 
     await bot.processed()
     assert len(bot.app.user_data) <= 2 * processor.max_idle_user_data
     assert bot.app.user_data[ALICE["id"]] == {"draft": "进行中"}
+
+
+async def test_the_guard_forgets_strangers_whose_buckets_refilled_without_any_refusal(
+    api: BotApiSimulator, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every person counted gets a bucket; a crowd of strangers who each ask once (none refused) must not keep them
+    all for ever: once the map has doubled, the full ones go."""
+    monkeypatch.setattr("handlers.throttle._Buckets.PRUNE_AT", 20)
+    guard = FloodGuard(qa.ADDRESSED_TO_BOT, clock=clock)
+    for number in range(200):
+        stranger = make_user(7_000_000 + number, f"陌生人{number}")
+        await guard(Update.de_json(api.user_message("你好", user=stranger)), None)  # type: ignore[arg-type]
+        clock.now += USER_RATE.every  # each one's single token is back by the next stranger
+    assert guard.refused == 0
+    assert len(guard.users) < 50

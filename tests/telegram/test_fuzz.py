@@ -91,9 +91,9 @@ from bot.models import (
 )
 from bot.services.branch_setup import hash_token
 from bot.transport import BotApiSimulator, InProcessBotApi
-from bot.update_order import FloodGuard
 from handlers import qa
 from handlers.keyboards import Action
+from handlers.throttle import FloodGuard
 from knowledge.answer import Answerer
 from knowledge.passage import Passage
 
