@@ -40,13 +40,17 @@ class BackupReport:
     restore: str
 
 
+def _exists(destination: Path) -> BackupError:
+    return BackupError(f"{destination} 已存在，不会覆盖 / already exists; not overwritten")
+
+
 def backup_sqlite(source: Path, destination: Path) -> BackupReport:
     """Copy the live SQLite database ``source`` to ``destination`` (which must not exist); see the module."""
     source, destination = source.resolve(), destination.resolve()
     if not source.is_file():
         raise BackupError(f"数据库文件不存在 / no database file at {source}")
     if destination.exists() or destination == source:
-        raise BackupError(f"{destination} 已存在，不会覆盖 / already exists; not overwritten")
+        raise _exists(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)
     partial = destination.with_name(f".{destination.name}.{os.getpid()}.partial")
     partial.unlink(missing_ok=True)
@@ -67,7 +71,7 @@ def backup_sqlite(source: Path, destination: Path) -> BackupReport:
     except sqlite3.Error as error:
         raise BackupError(f"备份失败 / backup failed: {error}") from error
     except FileExistsError as error:
-        raise BackupError(f"{destination} 已存在，不会覆盖 / already exists; not overwritten") from error
+        raise _exists(destination) from error
     finally:
         partial.unlink(missing_ok=True)
     return BackupReport(destination, destination.stat().st_size, sqlite_restore_steps(destination, source))

@@ -137,13 +137,13 @@ class DatabasePersistence(BasePersistence[UserData, dict[Any, Any], dict[Any, An
     # --- what changed (Application.update_persistence, every update_interval and at shutdown) ----------------
 
     async def update_user_data(self, user_id: int, data: UserData) -> None:
-        await self._stage(_user_row(user_id), _encoded(data) if data else None)
+        await self._stage(_user_row(user_id), data or None)
 
     async def drop_user_data(self, user_id: int) -> None:
         await self._stage(_user_row(user_id), None)
 
     async def update_conversation(self, name: str, key: ConversationKey, new_state: object | None) -> None:
-        await self._stage(_conversation_row(name, key), None if new_state is None else _encoded(new_state))
+        await self._stage(_conversation_row(name, key), new_state)
 
     async def update_chat_data(self, chat_id: int, data: dict[Any, Any]) -> None:
         return None
@@ -176,10 +176,12 @@ class DatabasePersistence(BasePersistence[UserData, dict[Any, Any], dict[Any, An
 
     # --- writing --------------------------------------------------------------------------------------------
 
-    async def _stage(self, row: _Row, value: str | _Unstorable | None) -> None:
-        """Queue one row's new value (None: delete) and wait until this run's batch is written."""
-        if isinstance(value, _Unstorable):
-            logger.error("not storing %s %s %s: %s", *row, value.reason)
+    async def _stage(self, row: _Row, state: object) -> None:
+        """Queue one row's new state, stored as JSON (None: delete), and wait until this run's batch is written."""
+        try:
+            value = None if state is None else state_json.dumps(state)
+        except state_json.StateFormatError as error:
+            logger.error("not storing %s %s %s: %s", *row, error)
             return  # the row keeps its last storable value
         current = self._pending[row] if row in self._pending else self._stored.get(row)
         if value == current:
@@ -232,20 +234,6 @@ class DatabasePersistence(BasePersistence[UserData, dict[Any, Any], dict[Any, An
                     self._stored.pop(row, None)
                 else:
                     self._stored[row] = value
-
-
-class _Unstorable:
-    """A value `state_json` cannot store, and why."""
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-
-
-def _encoded(value: object) -> str | _Unstorable:
-    try:
-        return state_json.dumps(value)
-    except state_json.StateFormatError as error:
-        return _Unstorable(str(error))
 
 
 def _where(statement: Any, row: _Row) -> Any:

@@ -55,7 +55,7 @@ class PerUserOrderedProcessor(BaseUpdateProcessor):
     ``max_concurrent_updates`` slots only when it is that key's turn.
     """
 
-    __slots__ = ("_application", "_slots", "_sweep_at", "_turns", "dropped", "max_idle_user_data", "max_pending")
+    __slots__ = ("_application", "_sweep_at", "_turns", "dropped", "max_idle_user_data", "max_pending")
 
     def __init__(
         self,
@@ -65,7 +65,6 @@ class PerUserOrderedProcessor(BaseUpdateProcessor):
         max_idle_user_data: int = MAX_IDLE_USER_DATA,
     ) -> None:
         super().__init__(max_concurrent_updates)
-        self._slots = asyncio.BoundedSemaphore(max_concurrent_updates)
         self._turns: dict[Hashable, _Turns] = {}
         self._application: Application | None = None
         self.max_pending = max_pending
@@ -87,16 +86,11 @@ class PerUserOrderedProcessor(BaseUpdateProcessor):
         """Updates running or waiting for their key's turn (those without a key not counted)."""
         return sum(turns.updates for turns in self._turns.values())
 
-    @property
-    def current_concurrent_updates(self) -> int:
-        """Updates holding a slot now (an update waiting for its user's turn holds none)."""
-        return self.max_concurrent_updates - self._slots._value
-
     async def process_update(self, update: object, coroutine: Awaitable[Any]) -> None:  # type: ignore[misc]
         """The key's turn first, then a slot (PTB's final version takes the slot first; see the class)."""
         key = ordering_key(update)
         if key is None:
-            async with self._slots:
+            async with self._semaphore:  # PTB's own slots (an update waiting for its turn holds none)
                 await self.do_process_update(update, coroutine)
             return
         # No await before lock.acquire() below: the order of arrival is the order of the lock's queue.
@@ -111,7 +105,7 @@ class PerUserOrderedProcessor(BaseUpdateProcessor):
         turns.updates += 1
         try:
             async with turns.lock:
-                async with self._slots:
+                async with self._semaphore:
                     await self.do_process_update(update, coroutine)
                 self._forget_idle_user_data()
         finally:

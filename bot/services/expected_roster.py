@@ -95,7 +95,7 @@ async def held_rosters(session: AsyncSession, activities: Iterable[Activity]) ->
     for entry, member in rows.all():
         then = Member(**member.model_dump())  # a copy outside the session: changing it writes nothing
         then.status, then.role, then.party_group_id = entry.status, entry.role, entry.party_group_id
-        rosters.setdefault(entry.activity_id, []).append(then)
+        rosters[entry.activity_id].append(then)
     return rosters
 
 

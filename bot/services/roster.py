@@ -33,7 +33,6 @@ from bot.services.roster_file import (
     Rows,
     check_file,
     refuse,
-    roster_rows,
 )
 from bot.services.untrusted_files import read_roster_rows
 
@@ -45,7 +44,6 @@ __all__ = [
     "check_file",
     "check_rows",
     "import_roster",
-    "read_roster",
 ]
 
 COLUMN_STATUS = "状态"
@@ -138,12 +136,6 @@ async def import_roster(
     )
     await session.commit()
     return ImportResult(len(entries), tuple(created))
-
-
-def read_roster(filename: str, content: bytes) -> tuple[list[RosterEntry], list[RosterProblem]]:
-    """The rows of a roster file, read in this process and checked on their own (not against the database), and
-    the problems found. A file that cannot be read at all raises RosterError at once."""
-    return check_rows(roster_rows(filename, content))
 
 
 def check_rows(rows: Rows) -> tuple[list[RosterEntry], list[RosterProblem]]:

@@ -18,10 +18,9 @@ import re
 import unicodedata
 
 _DROPPED_CATEGORIES = frozenset({"Cc", "Cf", "Cs"})
-# Controls kept (as whitespace, or as themselves) by clean_line, clean_multiline and export_cell.
-_LINE_KEPT = frozenset("\t\n\r")
+# Controls kept (as whitespace by clean_line, as themselves by export_cell; clean_multiline folds \r first).
+_WHITESPACE_CONTROLS = frozenset("\t\n\r")
 _MULTILINE_KEPT = frozenset("\t\n")
-_EXPORT_KEPT = frozenset("\t\n\r")
 _LINE_BREAKS = re.compile(r"\r\n|[\r\u2028\u2029]")
 _WHITESPACE = re.compile(r"\s+")
 _ID = re.compile(r"[0-9]{1,9}")
@@ -37,7 +36,7 @@ def _drop(text: str, kept: frozenset[str]) -> str:
 def clean_line(text: str) -> str:
     """One-line text (topic, place, lecturer, leave note, title): unwanted characters dropped, every run of
     whitespace (line breaks included) made one space, ends trimmed."""
-    return _WHITESPACE.sub(" ", _drop(text, _LINE_KEPT)).strip()
+    return _WHITESPACE.sub(" ", _drop(text, _WHITESPACE_CONTROLS)).strip()
 
 
 def clean_name(text: str) -> str:
@@ -55,7 +54,7 @@ def clean_multiline(text: str) -> str:
 def export_cell(text: str) -> str:
     """A cell of an exported file: only tab, line feed and carriage return of the controls survive (what XLSX
     allows), and no format or surrogate characters. Nothing else changes."""
-    return _drop(text, _EXPORT_KEPT)
+    return _drop(text, _WHITESPACE_CONTROLS)
 
 
 def parse_id(text: str) -> int | None:
