@@ -100,6 +100,12 @@ COMMITTEE_ROLES = frozenset(
 )
 # Who may organise: create and manage activities, invite, check others in, export.
 ORGANIZER_ROLES = frozenset({Role.SECRETARY, Role.DEPUTY_SECRETARY, Role.ORGANIZATION})
+# Who may pass the role check of managing an activity (/proxy, /code, /attendance, /done …); which activities, the
+# services decide (a 党小组长 runs the 党小组会).
+MANAGER_ROLES = ORGANIZER_ROLES | {Role.GROUP_LEADER}
+# Who runs the branch's knowledge, groups and 主题党日 setting: the 书记 and the 组织委员.
+SECRETARY_AND_ORGANIZATION = frozenset({Role.SECRETARY, Role.ORGANIZATION})
+SECRETARY_ONLY = frozenset({Role.SECRETARY})
 
 
 class ActivityStatus(StrEnum):

@@ -18,10 +18,10 @@ from telegram import ForceReply, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType
 from telegram.ext import ContextTypes, ConversationHandler, MessageHandler, filters
 
-from bot.models import Role
+from bot.models import MANAGER_ROLES, Role
 from bot.services import when
 from bot.services.access import Caller
-from bot.services.activities import MANAGER_ROLES, ActivityInfo, ActivityRefused, branch_time
+from bot.services.activities import ActivityInfo, ActivityRefused, branch_time
 from handlers import activities_texts as texts
 from handlers.common import caller_or_refuse, reply, sessions
 from handlers.formatting import escape

@@ -6,13 +6,10 @@ from typing import cast
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 
-from bot.models import Role
 from bot.services.branches import BranchError
 from handlers.common import reply
 from handlers.formatting import escape
 from handlers.keyboards import Action, encode
-
-SECRETARY_ONLY = frozenset({Role.SECRETARY})
 
 
 def button_rows(action: Action, rows: list[list[tuple[str, str]]]) -> InlineKeyboardMarkup:

@@ -10,20 +10,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardMarkup, Message, Update, User
 from telegram.ext import ContextTypes
 
-from bot.models import Member, Role
+from bot.models import SECRETARY_AND_ORGANIZATION, SECRETARY_ONLY, Member, Role
 from bot.services import branches
 from bot.services.access import Caller
 from bot.services.branches import BranchError
 from bot.services.text_hygiene import parse_id
 from handlers import branch_texts as texts
-from handlers.branch_common import SECRETARY_ONLY, button_rows, refuse
+from handlers.branch_common import button_rows, refuse
 from handlers.common import caller_or_refuse, sessions
 from handlers.formatting import escape, split_message
 from handlers.keyboards import Action, decode
 
 MEMBER_PATTERN = f"^{Action.MEMBER}:"
 
-GROUP_MANAGERS = frozenset({Role.SECRETARY, Role.ORGANIZATION})
 ROLE_LIST = "、".join(Role)
 _ROLE_VALUES = frozenset(role.value for role in Role)
 
@@ -167,7 +166,7 @@ async def group(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     replied = replied_user(message)
     now = datetime.now(UTC)
     async with sessions(context)() as session:
-        caller = await caller_or_refuse(update, session, texts.ACTION_GROUP, GROUP_MANAGERS)
+        caller = await caller_or_refuse(update, session, texts.ACTION_GROUP, SECRETARY_AND_ORGANIZATION)
         if caller is None:
             return
         try:

@@ -16,12 +16,13 @@ from telegram import Document, Message, Update, User
 from telegram.constants import ChatMemberStatus
 from telegram.ext import CommandHandler, ContextTypes, ConversationHandler, MessageHandler, filters
 
+from bot.models import SECRETARY_ONLY
 from bot.services import branches, roster
 from bot.services.access import Caller
 from bot.services.branches import BranchError
 from bot.services.roster import RosterError
 from handlers import branch_texts as texts
-from handlers.branch_common import SECRETARY_ONLY, refuse, say
+from handlers.branch_common import refuse, say
 from handlers.common import caller_or_refuse, is_private, sessions
 from handlers.formatting import escape, split_message
 

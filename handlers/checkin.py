@@ -22,7 +22,7 @@ from telegram.error import BadRequest, Forbidden
 from telegram.ext import CallbackQueryHandler, ContextTypes, ConversationHandler, MessageHandler, TypeHandler, filters
 from telegram.warnings import PTBUserWarning
 
-from bot.models import Activity, AttendanceMethod, Branch, LeaveReason, Member
+from bot.models import MANAGER_ROLES, Activity, AttendanceMethod, Branch, LeaveReason, Member
 from bot.services import attendance
 from bot.services.access import AccessDenied
 from bot.services.attendance import Outcome, Result
@@ -334,7 +334,7 @@ async def proxy_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     now = datetime.now(UTC)
     request = _proxy_request(context.args or [])
     async with sessions(context).begin() as session:
-        caller = await caller_or_refuse(update, session, texts.ACTION_PROXY, attendance.MANAGER_ROLES)
+        caller = await caller_or_refuse(update, session, texts.ACTION_PROXY, MANAGER_ROLES)
         if caller is None:
             return
         if request is None:
@@ -379,11 +379,10 @@ async def code_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     readable = len(args) == 1 or (len(args) == 2 and args[1].lower() in _OFF_WORDS)
     now = datetime.now(UTC)
     async with sessions(context).begin() as session:
-        caller = await caller_or_refuse(update, session, texts.ACTION_CODE, attendance.MANAGER_ROLES)
+        caller = await caller_or_refuse(
+            update, session, texts.ACTION_CODE, MANAGER_ROLES, private_only=texts.CODE_PRIVATE_ONLY
+        )
         if caller is None:
-            return
-        if not is_private(update):
-            await rollback_and_reply(update, session, texts.CODE_PRIVATE_ONLY)
             return
         if activity_id is None or not readable:
             await rollback_and_reply(update, session, texts.CODE_USAGE)
@@ -411,7 +410,7 @@ async def attendance_command(update: Update, context: ContextTypes.DEFAULT_TYPE)
     activity_id = parse_id(args[0]) if len(args) == 1 else None
     now = datetime.now(UTC)
     async with sessions(context).begin() as session:
-        caller = await caller_or_refuse(update, session, texts.ACTION_ATTENDANCE, attendance.MANAGER_ROLES)
+        caller = await caller_or_refuse(update, session, texts.ACTION_ATTENDANCE, MANAGER_ROLES)
         if caller is None:
             return
         if activity_id is None:

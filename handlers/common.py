@@ -66,16 +66,26 @@ async def rollback_and_reply(update: Update, session: AsyncSession, text: str) -
 
 
 async def caller_or_refuse(
-    update: Update, session: AsyncSession, action: str, roles: frozenset[Role] | None = None
+    update: Update,
+    session: AsyncSession,
+    action: str,
+    roles: frozenset[Role] | None = None,
+    *,
+    private_only: str | None = None,
 ) -> Caller | None:
-    """The caller if they may do ``action`` here; otherwise the refusal is sent and None returned."""
+    """The caller if they may do ``action`` here; otherwise the refusal is sent and None returned. With
+    ``private_only``, an allowed caller outside a private chat is told that text instead (personal data, codes)."""
     user, chat = update.effective_user, update.effective_chat
     if user is None or chat is None:
         return None
     try:
-        return await authorize(
+        caller = await authorize(
             session, user.id, chat_id=chat.id, private=is_private(update), action=action, roles=roles
         )
     except AccessDenied as refusal:
         await rollback_and_reply(update, session, str(refusal))  # nothing is written after a refusal
         return None
+    if private_only is not None and not is_private(update):
+        await rollback_and_reply(update, session, private_only)
+        return None
+    return caller

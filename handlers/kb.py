@@ -23,7 +23,7 @@ from telegram import Message, Update
 from telegram.error import TelegramError
 from telegram.ext import CommandHandler, ContextTypes, ConversationHandler, MessageHandler, filters
 
-from bot.models import Role
+from bot.models import SECRETARY_AND_ORGANIZATION
 from bot.services.access import Caller
 from bot.services.audit import record_change
 from bot.services.knowledge_base import KnowledgeBaseFull, add_document, list_documents, remove_document
@@ -32,12 +32,11 @@ from bot.services.text_hygiene import parse_id
 from bot.services.untrusted_files import parse_document
 from bot.services.when import format_when
 from handlers import kb_texts as texts
-from handlers.common import caller_or_refuse, is_private, reply, rollback_and_reply, sessions
+from handlers.common import caller_or_refuse, reply, rollback_and_reply, sessions
 from handlers.formatting import escape
 from handlers.qa import rebuild_answerer
 from knowledge.ingest import MAX_FILE_BYTES, IngestError
 
-KB_ROLES = frozenset({Role.SECRETARY, Role.ORGANIZATION})
 AWAITING_DOCUMENT = 0
 AWAIT_DOCUMENT = timedelta(minutes=10)
 AUDIT_ADD = "kb.add"
@@ -114,11 +113,9 @@ async def upload(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
 
 async def _kb_caller(update: Update, session: AsyncSession) -> Caller | None:
     """The 书记 or 组织委员 asking in a private chat; anyone else, or anywhere else, is answered with a refusal."""
-    caller = await caller_or_refuse(update, session, texts.KB_ACTION, KB_ROLES)
-    if caller is not None and not is_private(update):
-        await rollback_and_reply(update, session, texts.KB_PRIVATE_ONLY)
-        return None
-    return caller
+    return await caller_or_refuse(
+        update, session, texts.KB_ACTION, SECRETARY_AND_ORGANIZATION, private_only=texts.KB_PRIVATE_ONLY
+    )
 
 
 async def _list(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:

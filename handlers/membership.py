@@ -16,16 +16,15 @@ from telegram import ChatMember, Message, Update, User
 from telegram.constants import ChatMemberStatus
 from telegram.ext import ContextTypes, filters
 
-from bot.models import Member
+from bot.models import SECRETARY_ONLY, Member
 from bot.services import membership
 from bot.services.access import Caller
 from bot.services.branch_members import members_named
 from bot.services.branch_setup import BranchError, branch_time
 from bot.services.when import format_when
 from handlers import branch_texts as texts
-from handlers.branch_common import SECRETARY_ONLY
 from handlers.branch_roles import named_members, nobody_named, replied_user
-from handlers.common import caller_or_refuse, is_private, rollback_and_reply, sessions
+from handlers.common import caller_or_refuse, rollback_and_reply, sessions
 from handlers.formatting import escape
 
 CLAIM_PREFIX = "claim_"  # deep-link payload: claim_<code>
@@ -93,11 +92,10 @@ async def claimcode(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message, name = cast(Message, update.effective_message), " ".join(context.args or []).strip()
     now = datetime.now(UTC)
     async with sessions(context)() as session:
-        caller = await caller_or_refuse(update, session, texts.ACTION_CLAIMCODE, SECRETARY_ONLY)
+        caller = await caller_or_refuse(
+            update, session, texts.ACTION_CLAIMCODE, SECRETARY_ONLY, private_only=texts.CLAIM_PRIVATE_ONLY
+        )
         if caller is None:
-            return
-        if not is_private(update):
-            await rollback_and_reply(update, session, texts.CLAIM_PRIVATE_ONLY)
             return
         if not name:
             await rollback_and_reply(update, session, texts.CLAIM_USAGE)

@@ -16,7 +16,7 @@ from telegram import Message, Update
 from telegram.error import BadRequest, Forbidden
 from telegram.ext import ContextTypes
 
-from bot.models import ORGANIZER_ROLES, Role
+from bot.models import ORGANIZER_ROLES, SECRETARY_ONLY
 from bot.services.access import Caller
 from bot.services.ledger import LedgerFile, LedgerFormat, export_ledger, parse_period
 from bot.services.progress import branch_progress, branch_requirements, find_requirement, set_local_minimum
@@ -47,7 +47,7 @@ async def require(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await _requirement_table(update, context)
         return
     async with sessions(context)() as session:
-        caller = await caller_or_refuse(update, session, texts.REQUIRE_SET_ACTION, frozenset({Role.SECRETARY}))
+        caller = await caller_or_refuse(update, session, texts.REQUIRE_SET_ACTION, SECRETARY_ONLY)
         if caller is None:
             return
         if len(context.args) != 2:

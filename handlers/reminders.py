@@ -17,7 +17,7 @@ from telegram import CallbackQuery, Message, Update
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
-from bot.models import COMMITTEE_ROLES, ORGANIZER_ROLES, Branch, ReminderStatus, Role
+from bot.models import COMMITTEE_ROLES, ORGANIZER_ROLES, SECRETARY_AND_ORGANIZATION, Branch, ReminderStatus
 from bot.services.reminders import (
     ReminderOverview,
     SnoozeOutcome,
@@ -34,7 +34,6 @@ from bot.services.when import WEEKDAY_NAMES, format_when
 from handlers import reminders_texts as texts
 from handlers.common import (
     caller_or_refuse,
-    is_private,
     quiet_hours,
     replan_soon,
     reply,
@@ -45,7 +44,6 @@ from handlers.formatting import escape
 from handlers.keyboards import Action, decode
 
 SNOOZE_PATTERN = f"^{Action.SNOOZE}:"
-THEMEDAY_ROLES = frozenset({Role.SECRETARY, Role.ORGANIZATION})
 SHOWN_THEME_DAYS = 3
 LISTED_PER_STATUS = 10
 
@@ -65,7 +63,7 @@ async def themeday(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             await message.reply_text(_theme_day_view(caller.branch, now))
         return
     async with sessions(context)() as session:
-        caller = await caller_or_refuse(update, session, texts.THEMEDAY_SET_ACTION, THEMEDAY_ROLES)
+        caller = await caller_or_refuse(update, session, texts.THEMEDAY_SET_ACTION, SECRETARY_AND_ORGANIZATION)
         if caller is None:
             return
         try:
@@ -151,11 +149,10 @@ async def list_reminders(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     """/reminders: pending, sent, failed and missed reminders of the caller's branch (privately)."""
     message = cast(Message, update.effective_message)
     async with sessions(context)() as session:
-        caller = await caller_or_refuse(update, session, texts.REMINDERS_ACTION, ORGANIZER_ROLES)
+        caller = await caller_or_refuse(
+            update, session, texts.REMINDERS_ACTION, ORGANIZER_ROLES, private_only=texts.REMINDERS_PRIVATE_ONLY
+        )
         if caller is None:
-            return
-        if not is_private(update):
-            await rollback_and_reply(update, session, texts.REMINDERS_PRIVATE_ONLY)
             return
         overview = await branch_reminders(session, cast(int, caller.branch.id), limit=LISTED_PER_STATUS)
     now = datetime.now(UTC).astimezone(branch_zone(caller.branch.timezone))

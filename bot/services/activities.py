@@ -48,9 +48,6 @@ from bot.services.expected_roster import record_roster
 from bot.services.requirements import parse_kind
 from bot.services.text_hygiene import clean_line, clean_multiline
 
-# Roles that may manage some activities (the handlers' access check); which ones is decided here.
-MANAGER_ROLES = ORGANIZER_ROLES | {Role.GROUP_LEADER}
-
 MAX_PLACE_CHARS = 100
 MAX_TOPIC_CHARS = 200
 MAX_LECTURER_CHARS = 50

@@ -128,10 +128,6 @@ class Result:
 # -- pure rules -----------------------------------------------------------------------------------------------------
 
 
-# Who may pass the role check of /proxy, /code and /attendance; `may_manage` then decides per activity.
-MANAGER_ROLES = ORGANIZER_ROLES | {Role.GROUP_LEADER}
-
-
 def may_manage(member: Member, activity: Activity) -> bool:
     """Organizers manage every activity of their branch; a 党小组长 only their own 党小组's 党小组会."""
     if Role(member.role) in ORGANIZER_ROLES:
