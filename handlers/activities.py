@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
 from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
@@ -84,12 +84,11 @@ from handlers.activity_common import (
     message_of,
     refusal_text,
     refuse,
-    typed,
 )
 from handlers.activity_one_line import new_one_line
-from handlers.common import replan_soon, sessions
+from handlers.common import replan_soon, sessions, typed
 from handlers.formatting import escape
-from handlers.keyboards import Action, decode, encode
+from handlers.keyboards import Action, button_rows, decode, in_pairs
 
 NEW_PATTERN = f"^{Action.NEW}:"
 
@@ -161,11 +160,8 @@ async def new(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
         draft.kinds = [kinds[0]]
         await message.reply_text(texts.ONLY_KIND)
         return await _ask_date(message, draft)
-    rows = [
-        [InlineKeyboardButton(kind, callback_data=encode(Action.NEW, f"k.{_KINDS.index(kind)}")) for kind in pair]
-        for pair in (kinds[i : i + 2] for i in range(0, len(kinds), 2))
-    ]
-    draft.prompt_id = (await ask(message, texts.ASK_KIND, InlineKeyboardMarkup(rows))).message_id
+    keyboard = button_rows(Action.NEW, in_pairs([(kind, f"k.{_KINDS.index(kind)}") for kind in kinds]))
+    draft.prompt_id = (await ask(message, texts.ASK_KIND, keyboard)).message_id
     return KIND
 
 
@@ -227,27 +223,16 @@ async def on_kind(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int | N
 
 def _also_keyboard(draft: _Draft) -> InlineKeyboardMarkup:
     main = draft.kinds[0]
-    buttons = [
-        InlineKeyboardButton(
-            f"{'☑️' if kind in draft.kinds else '⬜'} {kind}", callback_data=encode(Action.NEW, f"a.{index}")
-        )
+    choices = [
+        (f"{'☑️' if kind in draft.kinds else '⬜'} {kind}", f"a.{index}")
         for index, kind in enumerate(_ALSO_KINDS)
         if kind is not main
     ]
-    rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
-    rows.append([InlineKeyboardButton(texts.NEXT_BUTTON, callback_data=encode(Action.NEW, "go"))])
-    return InlineKeyboardMarkup(rows)
+    return button_rows(Action.NEW, [*in_pairs(choices), [(texts.NEXT_BUTTON, "go")]])
 
 
 async def _ask_date(message: Message, draft: _Draft) -> int:
-    keyboard = InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(label, callback_data=encode(Action.NEW, f"d.{offset}"))
-                for offset, label in enumerate(texts.DATE_BUTTONS)
-            ]
-        ]
-    )
+    keyboard = button_rows(Action.NEW, [[(label, f"d.{offset}") for offset, label in enumerate(texts.DATE_BUTTONS)]])
     draft.prompt_id = (await ask(message, texts.ASK_DATE, keyboard)).message_id
     return DATE
 
@@ -365,9 +350,7 @@ async def _after_lecturer(update: Update, context: ContextTypes.DEFAULT_TYPE, me
             choices = await party_group_choices(session, member_id=draft.member_id)
         if choices:
             draft.group_choices = {choice.id: choice.name for choice in choices}
-            keyboard = InlineKeyboardMarkup(
-                [[InlineKeyboardButton(c.name, callback_data=encode(Action.NEW, f"g.{c.id}"))] for c in choices]
-            )
+            keyboard = button_rows(Action.NEW, [[(choice.name, f"g.{choice.id}")] for choice in choices])
             draft.prompt_id = (await ask(message, texts.ASK_PARTY_GROUP, keyboard)).message_id
             return PARTY_GROUP
     return await _ask_confirmation(update, context, message, draft)
@@ -404,14 +387,7 @@ async def _ask_confirmation(update: Update, context: ContextTypes.DEFAULT_TYPE, 
         await message.reply_text(f"{refusal_text(refusal)}\n{texts.FLOW_RESTART}")
         return ConversationHandler.END
     template = texts.CONFIRM if info.group_chat_id is not None else texts.CONFIRM_NO_GROUP
-    keyboard = InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(texts.CONFIRM_BUTTON, callback_data=encode(Action.NEW, "ok")),
-                InlineKeyboardButton(texts.ABORT_BUTTON, callback_data=encode(Action.NEW, "no")),
-            ]
-        ]
-    )
+    keyboard = button_rows(Action.NEW, [[(texts.CONFIRM_BUTTON, "ok"), (texts.ABORT_BUTTON, "no")]])
     sent = await message.reply_text(
         template.format(announcement=announcement_text(info, now)), reply_markup=keyboard, do_quote=False
     )

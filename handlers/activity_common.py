@@ -11,12 +11,11 @@ ForceReply (`ask`): the user's client opens a reply to the bot's question.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from telegram import ForceReply, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType
-from telegram.ext import ContextTypes, ConversationHandler, MessageHandler, filters
+from telegram.ext import ContextTypes, ConversationHandler
 
 from bot.models import MANAGER_ROLES, Role
 from bot.services import when
@@ -111,8 +110,3 @@ async def leave_flow(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     forget_flows(update, context)
     await message_of(update).reply_text(texts.FLOW_LEFT)
     return ConversationHandler.END
-
-
-def typed(callback: Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[int | None]]) -> MessageHandler:
-    """A step that takes typed text (not a command)."""
-    return MessageHandler(filters.TEXT & ~filters.COMMAND, callback)

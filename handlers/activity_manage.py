@@ -48,9 +48,8 @@ from handlers.activity_common import (
     leave_flow,
     message_of,
     refuse,
-    typed,
 )
-from handlers.common import replan_soon, sessions
+from handlers.common import replan_soon, sessions, typed
 from handlers.formatting import escape
 
 # An id is [0-9]{1,9} (as text_hygiene.parse_id): "²" or "١" is a mistyped id, answered with the usage.

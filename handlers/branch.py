@@ -28,7 +28,6 @@ from telegram.ext import (
     CommandHandler,
     ContextTypes,
     ConversationHandler,
-    MessageHandler,
     filters,
 )
 from telegram.warnings import PTBUserWarning
@@ -39,10 +38,10 @@ from bot.services.branches import BranchError
 from bot.services.text_hygiene import parse_id
 from bot.services.when import format_when
 from handlers import branch_texts as texts
-from handlers.branch_common import button_rows, refuse, say
-from handlers.common import caller_or_refuse, rollback_and_reply, sessions
+from handlers.branch_common import refuse, say
+from handlers.common import caller_or_refuse, rollback_and_reply, sessions, typed
 from handlers.formatting import escape
-from handlers.keyboards import Action, decode
+from handlers.keyboards import Action, button_rows, decode
 
 JOIN_PREFIX = "join_"  # deep-link payload: join_<invite token>
 JOIN_LINK = filters.Regex(rf"^/start(@\w+)?\s+{JOIN_PREFIX}")
@@ -109,14 +108,14 @@ async def invite(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 def join_conversation() -> ConversationHandler[Any]:
     """The join flow: entered by ``/start join_<token>`` in a private chat."""
     pattern = f"^{Action.JOIN}:{{}}\\."
-    pressed_instead = MessageHandler(filters.TEXT & ~filters.COMMAND, _press_a_button)
+    pressed_instead = typed(_press_a_button)
     with warnings.catch_warnings():
         # The buttons belong to the person's flow, not to one message: tracking per chat and user is intended.
         warnings.filterwarnings("ignore", "If 'per_message=False'", PTBUserWarning)
         return ConversationHandler(
             entry_points=[CommandHandler("start", _join_start, filters.ChatType.PRIVATE & JOIN_LINK)],
             states={
-                NAME: [MessageHandler(filters.TEXT & ~filters.COMMAND, _join_name)],
+                NAME: [typed(_join_name)],
                 LINK: [CallbackQueryHandler(_join_link, pattern=pattern.format("l")), pressed_instead],
                 STATUS: [CallbackQueryHandler(_join_status, pattern=pattern.format("s")), pressed_instead],
                 GROUP: [CallbackQueryHandler(_join_group, pattern=pattern.format("g")), pressed_instead],

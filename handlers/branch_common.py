@@ -4,22 +4,11 @@ from __future__ import annotations
 
 from typing import cast
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import InlineKeyboardMarkup, Message, Update
 
 from bot.services.branches import BranchError
 from handlers.common import reply
 from handlers.formatting import escape
-from handlers.keyboards import Action, encode
-
-
-def button_rows(action: Action, rows: list[list[tuple[str, str]]]) -> InlineKeyboardMarkup:
-    """Rows of (label, argument) as buttons whose data is ``encode(action, argument)``."""
-    return InlineKeyboardMarkup(
-        [
-            [InlineKeyboardButton(label, callback_data=encode(action, argument)) for label, argument in row]
-            for row in rows
-        ]
-    )
 
 
 async def say(update: Update, text: str, keyboard: InlineKeyboardMarkup | None = None) -> None:

@@ -16,10 +16,10 @@ from bot.services.access import Caller
 from bot.services.branches import BranchError
 from bot.services.text_hygiene import parse_id
 from handlers import branch_texts as texts
-from handlers.branch_common import button_rows, refuse
+from handlers.branch_common import refuse
 from handlers.common import caller_or_refuse, sessions
 from handlers.formatting import escape, split_message
-from handlers.keyboards import Action, decode
+from handlers.keyboards import Action, button_rows, decode
 
 MEMBER_PATTERN = f"^{Action.MEMBER}:"
 

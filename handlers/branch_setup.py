@@ -23,7 +23,7 @@ from bot.services.branches import BranchError
 from bot.services.roster import RosterError
 from handlers import branch_texts as texts
 from handlers.branch_common import refuse, say
-from handlers.common import caller_or_refuse, is_private, sessions
+from handlers.common import caller_or_refuse, is_private, sessions, typed
 from handlers.formatting import escape, split_message
 
 IMPORT_CAPTION = filters.CaptionRegex(r"^/import(@\w+)?(\s|$)")
@@ -110,7 +110,7 @@ def import_conversation() -> ConversationHandler[Any]:
         states={
             ROSTER_FILE: [
                 MessageHandler(filters.Document.ALL, _import_file),
-                MessageHandler(filters.TEXT & ~filters.COMMAND, _import_waiting),
+                typed(_import_waiting),
             ]
         },
         fallbacks=[CommandHandler("cancel", _import_cancel)],

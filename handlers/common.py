@@ -7,10 +7,12 @@ it decides inside the session, leaves it (commit, rollback, or the end of the ``
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram import Update
 from telegram.constants import ChatType
-from telegram.ext import ContextTypes
+from telegram.ext import ContextTypes, MessageHandler, filters
 
 from bot.models import Role
 from bot.services.access import AccessDenied, Caller, authorize
@@ -89,3 +91,8 @@ async def caller_or_refuse(
         await rollback_and_reply(update, session, private_only)
         return None
     return caller
+
+
+def typed(callback: Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[int | None]]) -> MessageHandler:
+    """A step that takes typed text (not a command)."""
+    return MessageHandler(filters.TEXT & ~filters.COMMAND, callback)

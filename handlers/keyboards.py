@@ -56,6 +56,21 @@ def encode(action: Action, argument: str) -> str:
     return data
 
 
+def button_rows(action: Action, rows: Sequence[Sequence[tuple[str, str]]]) -> InlineKeyboardMarkup:
+    """Rows of (label, argument) as buttons whose data is ``encode(action, argument)``."""
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(label, callback_data=encode(action, argument)) for label, argument in row]
+            for row in rows
+        ]
+    )
+
+
+def in_pairs(items: Sequence[tuple[str, str]]) -> list[list[tuple[str, str]]]:
+    """Buttons two to a row (Chinese labels fit two across a phone screen)."""
+    return [list(items[i : i + 2]) for i in range(0, len(items), 2)]
+
+
 def decode(data: object) -> ButtonData | None:
     """The button behind ``data``, or None for anything this bot did not (or no longer does) produce."""
     if not isinstance(data, str) or len(data.encode()) > MAX_CALLBACK_DATA_BYTES:
