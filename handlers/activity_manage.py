@@ -32,6 +32,7 @@ from bot.services.activities import (
     move_activity,
     ready_for_minutes,
 )
+from bot.services.text_hygiene import parse_id
 from handlers import activities_texts as texts
 from handlers.activity_announcements import sync_group
 from handlers.activity_common import (
@@ -52,8 +53,15 @@ from handlers.activity_common import (
 from handlers.common import replan_soon, sessions, typed
 from handlers.formatting import escape
 
-# An id is [0-9]{1,9} (as text_hygiene.parse_id): "²" or "١" is a mistyped id, answered with the usage.
-_ID_AND_REST = re.compile(r"\s*#?([0-9]{1,9})(?:\s+(.*?))?\s*", re.DOTALL)
+_ID_AND_REST = re.compile(r"\s*#?(\S+)(?:\s+(.*?))?\s*", re.DOTALL)
+
+
+def _id_and_rest(text: str) -> tuple[int, str] | None:
+    """'ID rest' after a command: the id read by text_hygiene.parse_id ("²" or "١" is a mistyped id), the rest
+    possibly empty; None when there is no valid id first."""
+    match = _ID_AND_REST.fullmatch(text)
+    activity_id = parse_id(match[1]) if match else None
+    return None if match is None or activity_id is None else (activity_id, match[2] or "")
 
 
 # -- /done ----------------------------------------------------------------------------------------------------------
@@ -62,15 +70,15 @@ _ID_AND_REST = re.compile(r"\s*#?([0-9]{1,9})(?:\s+(.*?))?\s*", re.DOTALL)
 async def done(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     """/done ID [纪要]: mark held with the minutes; with the id alone, ask for them (MINUTES)."""
     message = message_of(update)
-    match = _ID_AND_REST.fullmatch(command_rest(message))
-    if match is None:
+    parsed = _id_and_rest(command_rest(message))
+    if parsed is None:
         await message.reply_text(texts.DONE_USAGE)
         return ConversationHandler.END
     caller = await authorized(update, context, texts.ACTION_DONE)
     if caller is None:
         return ConversationHandler.END
     assert caller.member.id is not None
-    activity_id, minutes = int(match[1]), match[2]
+    activity_id, minutes = parsed
     if minutes:
         await _mark_held(update, context, (caller.member.id, activity_id), minutes=minutes)
         return ConversationHandler.END
@@ -205,8 +213,8 @@ def _listing_line(info: ActivityInfo, now: datetime) -> str:
 async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/cancel ID (outside a flow): cancel a planned activity and mark its announcement cancelled."""
     message = message_of(update)
-    match = _ID_AND_REST.fullmatch(command_rest(message))
-    if match is None or match[2]:
+    parsed = _id_and_rest(command_rest(message))
+    if parsed is None or parsed[1]:
         await message.reply_text(texts.CANCEL_USAGE)
         return
     caller = await authorized(update, context, texts.ACTION_CANCEL)
@@ -216,7 +224,7 @@ async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     now = datetime.now(UTC)
     try:
         async with sessions(context)() as session:
-            info = await cancel_activity(session, member_id=caller.member.id, activity_id=int(match[1]), now=now)
+            info = await cancel_activity(session, member_id=caller.member.id, activity_id=parsed[0], now=now)
     except ActivityRefused as refusal:
         await refuse(update, refusal)
         return
@@ -231,8 +239,8 @@ async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def move(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/move ID 新时间: move a planned activity (when.parse_when) and update its announcement."""
     message = message_of(update)
-    match = _ID_AND_REST.fullmatch(command_rest(message))
-    if match is None or not match[2]:
+    parsed = _id_and_rest(command_rest(message))
+    if parsed is None or not parsed[1]:
         await message.reply_text(texts.MOVE_USAGE)
         return
     caller = await authorized(update, context, texts.ACTION_MOVE)
@@ -241,10 +249,10 @@ async def move(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     assert caller.member.id is not None
     now = datetime.now(UTC)
     try:
-        starts_at = when.parse_when(match[2], branch_time(caller.branch.timezone, now))
+        starts_at = when.parse_when(parsed[1], branch_time(caller.branch.timezone, now))
         async with sessions(context)() as session:
             info = await move_activity(
-                session, member_id=caller.member.id, activity_id=int(match[1]), starts_at=starts_at, now=now
+                session, member_id=caller.member.id, activity_id=parsed[0], starts_at=starts_at, now=now
             )
     except (ActivityRefused, when.WhenError) as refusal:
         await refuse(update, refusal)

@@ -30,6 +30,7 @@ from telegram.ext import (
     ConversationHandler,
     filters,
 )
+from telegram.helpers import create_deep_linked_url
 from telegram.warnings import PTBUserWarning
 
 from bot.models import ORGANIZER_ROLES, MemberStatus, Role
@@ -95,7 +96,7 @@ async def invite(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             link = await branches.create_invite(session, caller, now)
             text = texts.INVITE_LINK.format(
                 branch=escape(caller.branch.name),
-                link=f"https://t.me/{context.bot.username}?start={JOIN_PREFIX}{link.token}",
+                link=create_deep_linked_url(context.bot.username, f"{JOIN_PREFIX}{link.token}"),
                 expires=format_when(link.expires_at, branches.branch_time(caller.branch, now)),
                 uses=link.max_uses,
             )

@@ -6,7 +6,7 @@ from typing import cast
 
 from telegram import InlineKeyboardMarkup, Message, Update
 
-from bot.services.branches import BranchError
+from bot.services.branch_setup import BranchError
 from handlers.common import reply
 from handlers.formatting import escape
 

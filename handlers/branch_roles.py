@@ -11,9 +11,9 @@ from telegram import InlineKeyboardMarkup, Message, Update, User
 from telegram.ext import ContextTypes
 
 from bot.models import SECRETARY_AND_ORGANIZATION, SECRETARY_ONLY, Member, Role
-from bot.services import branches
+from bot.services import branch_members, branch_setup
 from bot.services.access import Caller
-from bot.services.branches import BranchError
+from bot.services.branch_setup import BranchError
 from bot.services.text_hygiene import parse_id
 from handlers import branch_texts as texts
 from handlers.branch_common import refuse
@@ -36,7 +36,7 @@ async def members(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         caller = await caller_or_refuse(update, session, texts.ACTION_MEMBERS)
         if caller is None:
             return
-        listing = await branches.branch_roster(session, caller.branch.id)
+        listing = await branch_members.branch_roster(session, caller.branch.id)
     lines = [
         texts.MEMBERS_HEADING.format(
             branch=escape(caller.branch.name), full=listing.full, probationary=listing.probationary
@@ -113,7 +113,7 @@ async def member_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
             if kind == "x":
                 text, keyboard = texts.SETROLE_CANCELLED, None
             elif picked:
-                target = await branches.branch_member(session, caller, int(member_id))
+                target = await branch_setup.branch_member(session, caller, int(member_id))
                 text, keyboard = await _setrole_step(session, caller, [target], target.name, Role(role_text))
             else:
                 text, keyboard = await _apply_role(session, caller, int(member_id), Role.SECRETARY), None
@@ -131,7 +131,7 @@ async def _setrole_step(
     if not targets:
         return nobody_named(name), None
     if len(targets) > 1:
-        groups = {group.id: group.name for group in await branches.list_groups(session, caller.branch.id)}
+        groups = {group.id: group.name for group in await branch_setup.list_groups(session, caller.branch.id)}
 
         def label(member: Member) -> str:
             group = groups.get(member.party_group_id or 0, texts.NO_GROUP)
@@ -151,7 +151,7 @@ async def _setrole_step(
 
 
 async def _apply_role(session: AsyncSession, caller: Caller, member_id: int, role: Role) -> str:
-    member, previous = await branches.set_role(session, caller, member_id, role, datetime.now(UTC))
+    member, previous = await branch_members.set_role(session, caller, member_id, role, datetime.now(UTC))
     if role == Role.SECRETARY:
         return texts.SETROLE_TRANSFERRED.format(name=escape(member.name))
     return texts.SETROLE_DONE.format(name=escape(member.name), previous=previous.value, role=role.value)
@@ -171,13 +171,13 @@ async def group(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             return
         try:
             if args[:1] == ["add"] and len(args) >= 2:
-                added = await branches.add_group(session, caller, " ".join(args[1:]), now)
+                added = await branch_members.add_group(session, caller, " ".join(args[1:]), now)
                 text = texts.GROUP_ADDED.format(group=escape(added.name))
             elif args[:1] == ["set"] and (len(args) >= 3 or (len(args) == 2 and replied is not None)):
                 name, group_name = (args[1], " ".join(args[2:])) if len(args) >= 3 else (None, args[1])
                 text = await _group_set(session, caller, name, cast(User, replied), group_name, now)
             else:
-                names = [g.name for g in await branches.list_groups(session, caller.branch.id)]
+                names = [g.name for g in await branch_setup.list_groups(session, caller.branch.id)]
                 text = texts.GROUP_USAGE.format(groups=escape("、".join(names) or texts.GROUP_NONE_YET))
         except BranchError as refusal:
             text = escape(str(refusal))
@@ -192,7 +192,7 @@ async def _group_set(
         return nobody_named(name)
     if len(targets) > 1:
         return texts.GROUP_AMBIGUOUS.format(count=len(targets), name=escape(name or ""))
-    member = await branches.assign_group(session, caller, targets[0].id, group_name, now)
+    member = await branch_members.assign_group(session, caller, targets[0].id, group_name, now)
     return texts.GROUP_SET.format(name=escape(member.name), group=escape(group_name.strip()))
 
 
@@ -202,8 +202,8 @@ async def _group_set(
 async def named_members(session: AsyncSession, caller: Caller, name: str | None, replied: User | None) -> list[Member]:
     """The members a command means: those with ``name``, or (name None) the author of the replied-to message."""
     if name is not None:
-        return list(await branches.members_named(session, caller.branch.id, name))
-    member = await branches.member_by_telegram_id(session, caller.branch.id, cast(User, replied).id)
+        return list(await branch_members.members_named(session, caller.branch.id, name))
+    member = await branch_members.member_by_telegram_id(session, caller.branch.id, cast(User, replied).id)
     return [member] if member is not None else []
 
 

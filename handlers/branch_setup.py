@@ -17,9 +17,9 @@ from telegram.constants import ChatMemberStatus
 from telegram.ext import CommandHandler, ContextTypes, ConversationHandler, MessageHandler, filters
 
 from bot.models import SECRETARY_ONLY
-from bot.services import branches, roster
+from bot.services import branch_setup, roster
 from bot.services.access import Caller
-from bot.services.branches import BranchError
+from bot.services.branch_setup import BranchError
 from bot.services.roster import RosterError
 from handlers import branch_texts as texts
 from handlers.branch_common import refuse, say
@@ -57,7 +57,7 @@ async def setup(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     try:
         async with sessions(context)() as session:
-            caller = await branches.setup_branch(
+            caller = await branch_setup.setup_branch(
                 session,
                 name=name,
                 chat_id=message.chat_id,
@@ -92,7 +92,7 @@ async def chat_migrated(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     else:
         old_chat_id, new_chat_id = cast(int, message.migrate_from_chat_id), message.chat_id
     async with sessions(context).begin() as session:
-        branch = await branches.follow_chat_migration(session, old_chat_id, new_chat_id, datetime.now(UTC))
+        branch = await branch_setup.follow_chat_migration(session, old_chat_id, new_chat_id, datetime.now(UTC))
     if branch is not None:
         await context.bot.send_message(new_chat_id, texts.CHAT_MIGRATED.format(branch=escape(branch.name)))
 

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import ChatMember, Message, Update, User
 from telegram.constants import ChatMemberStatus
 from telegram.ext import ContextTypes, filters
+from telegram.helpers import create_deep_linked_url
 
 from bot.models import SECRETARY_ONLY, Member
 from bot.services import membership
@@ -112,7 +113,7 @@ async def claimcode(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                 text = texts.CLAIM_LINK.format(
                     name=escape(issued.name),
                     role=issued.role,
-                    link=f"https://t.me/{context.bot.username}?start={CLAIM_PREFIX}{issued.code}",
+                    link=create_deep_linked_url(context.bot.username, f"{CLAIM_PREFIX}{issued.code}"),
                     expires=format_when(issued.expires_at, branch_time(caller.branch, now)),
                 )
     await message.reply_text(text)
