@@ -89,7 +89,7 @@ _MUST_STATE: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = tuple(
         (r"哪年|哪一年|什么年代|哪个年代|历史上|什么时候(?:出台|提出|成立|制定|颁布|发布)", r"[0-9]{4}\s*年"),
         # money ("有没有奖金"): an amount or a word about money
         (
-            r"奖金|补贴|工资|报酬|报销|津贴|补助|多少钱|费用|慰问金|奖励",
+            r"奖金|补贴|工资|报酬|报销|津贴|补助|多少钱|费用|慰问金|奖励|讲课费|课时费|劳务费",
             r"[0-9]+\s*元|奖金|补贴|工资|报酬|报销|津贴|补助|费用|经费|慰问|奖励|收入|钱",
         ),
     )
@@ -98,11 +98,12 @@ _MUST_STATE: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = tuple(
 # "工会小组会一个月开几次"): the Party's rules do not answer for them. A 团员 applying to join the Party is a Party
 # question, so only the League's own bodies and meetings count.
 _OTHER_BODIES = re.compile(
-    r"共青团|团支部|团员大会|团员民主评议|团员评议|团费|团日|团委|团组织|工会|妇联|民主党派|村委会|村民委员会|"
-    r"居委会|居民委员会|职代会|职工代表大会|少先队|业委会|人大代表|政协"
+    r"共青团|团支部|团员大会|团员民主评议|团员评议|团费|团日|团委|团组织|工会|妇联|妇女小组|民主党派|民革|民盟|民建|"
+    r"民进|农工党|致公党|九三学社|台盟|村委会|村民委员会|村民代表|居委会|居民委员会|职代会|职工代表大会|少先队|业委会|"
+    r"业主委员会|业主大会|人大代表|政协"
 )
 # Tools a question names ("能用支付宝交吗", "能不能微信视频谈"): a rule that never names the tool does not settle it.
-_TOOLS = re.compile(r"微信|支付宝|钉钉|腾讯会议|小程序|视频|短信")
+_TOOLS = re.compile(r"微信|支付宝|钉钉|腾讯会议|小程序|视频|短信|问卷星|ppt|朋友圈|抖音|qq")
 
 
 def other_body(normalized_question: str) -> str | None:

@@ -71,6 +71,10 @@ DUES_OFF_TOPIC = tuple(
     "什么时候 何时 哪天 几号 截止 上缴 使用 管理 收据 票据 交给谁 "
     "老的党费 老标准 旧标准 以前的 原来的 还能用 还算数 废止 过时".split()
 )
+# asks what a member receives ("退休后有没有补贴"), not what they pay; "每月有点补助，党费咋算" is still a sum
+RECEIVING = re.compile(
+    r"(?:有没有|有无|能不能|能否|可以|能|给不给|发不发)[^,.?!;:、。]{0,6}(?:补贴|补助|待遇|福利|奖励|奖金)"
+)
 RETIREE_WORDS = tuple("退休 离休 养老金".split())
 FIXED_WORDS = tuple("学生 研究生 博士生 硕士生 在校 下岗 失业 低保 最低生活保障 救济 抚恤".split())
 FARMER_WORDS = tuple("农民".split())
@@ -154,7 +158,7 @@ def _dues_text(template: str, amount: Decimal, brackets: tuple[tuple[Decimal | N
 
 
 def dues(q: str) -> Calculation | None:
-    if has_any(q, DUES_OFF_TOPIC):
+    if has_any(q, DUES_OFF_TOPIC) or RECEIVING.search(q):
         return None
     if has_any(q, FIXED_WORDS):
         return Calculation("dues", DUES_FIXED, DUES_TITLE, SECTION_FIXED)

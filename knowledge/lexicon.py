@@ -189,6 +189,7 @@ UNCOVERED_TOPICS: dict[str, tuple[str, ...]] = {
 TYPOS: dict[str, str] = {
     "党曰": "党日",
     "当课": "党课",
+    "党科": "党课",
     "党废": "党费",
     "支布": "支部",
     "脱当": "脱党",

@@ -169,6 +169,7 @@ def test_curated_format_errors_are_reported() -> None:
         ("zhi wei hui kai ji ci", "zhiwei-frequency"),
         ("dangfei zenme jiao", "dues-monthly"),
         ("三汇一颗是什么", "sanhui-what"),
+        ("党科一年上几次", "dangke-frequency"),
     ],
 )
 def test_pinyin_and_homophones_of_the_core_terms(answerer: Answerer, question: str, key: str) -> None:
@@ -198,6 +199,9 @@ def test_english_is_not_read_as_pinyin(answerer: Answerer, question: str) -> Non
         ("谈心谈话一次要谈多长时间", False),  # the entry says how often, not how long
         ("预备期最长能延长多久", True),
         ("交党费能用支付宝吗", False),  # no rule names the tool
+        ("民主评议能用问卷星线上打分吗", False),
+        ("民盟的基层支部多少人可以成立", False),  # another party's branch
+        ("书记讲一次党课有没有讲课费", False),  # money the 党课 entries do not state
         ("党员大会能不能在网上开", True),
     ],
 )

@@ -453,11 +453,21 @@ def test_committee_present_count() -> None:
         "这次有三个预备党员转正，能一块儿举手表决吗",
         "400、600、800那个老的党费标准还能用吗",
         "以前的党费最高3%现在还算数吗",
+        "支委会上书记有没有一票否决权",  # a veto, not a count of votes
+        "中共一大召开时全国有多少党员",  # history, not a branch's meeting
+        "党员代表大会要到多少代表才有效",  # not the branch assembly's rule
+        "退休党员交了几十年党费，退休后有没有额外的补贴",  # what a member receives
+        "村民代表会议要多少人到场才有效",  # another body
         "",
     ],
 )
 def test_not_a_calculation(question: str) -> None:
     assert calculate(question) is None
+
+
+def test_an_allowance_received_is_still_income_when_dues_are_asked() -> None:
+    result = calculate("我研究生在读，每月有点补助，党费咋算")
+    assert result is not None and "0.2" in result.answer
 
 
 # --- dev set used by the QA benchmark ----------------------------------------------------------------------------
