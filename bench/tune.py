@@ -21,7 +21,6 @@ from bench.qa_sets import Reply
 from knowledge.answer import Answerer
 from knowledge.curated import load_curated
 
-
 CHECK_SETS = frozenset({"check5"})
 
 
