@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 
+from knowledge.lexicon import OTHER_BODIES
+
 # Kinds of fact, each with how a question asks for it and how a passage states it. A regulation or a speech answers
 # "多长时间" with "不少于2小时" and "哪一天" with "每月第二个星期四": among an uploaded document's passages that share
 # the question's words, the one stating a fact of the asked kind is the likelier answer (knowledge.document_index).
@@ -94,13 +96,14 @@ _MUST_STATE: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = tuple(
         ),
     )
 )
-# Organisations other than the Party whose meetings and elections sound like a branch's ("团员大会到会多少人才有效",
-# "工会小组会一个月开几次"): the Party's rules do not answer for them. A 团员 applying to join the Party is a Party
-# question, so only the League's own bodies and meetings count.
+# every name of another organisation, the longest first so that "工会小组" is named rather than "工会"
 _OTHER_BODIES = re.compile(
-    r"共青团|团支部|团员大会|团员民主评议|团员评议|团费|团日|团委|团组织|工会|妇联|妇女小组|民主党派|民革|民盟|民建|"
-    r"民进|农工党|致公党|九三学社|台盟|村委会|村民委员会|村民代表|居委会|居民委员会|职代会|职工代表大会|少先队|业委会|"
-    r"业主委员会|业主大会|人大代表|政协"
+    "|".join(
+        sorted(
+            {name for body, names in OTHER_BODIES.items() for name in (body, *names)},
+            key=lambda name: (-len(name), name),
+        )
+    )
 )
 # Tools a question names ("能用支付宝交吗", "能不能微信视频谈"): a rule that never names the tool does not settle it.
 _TOOLS = re.compile(r"微信|支付宝|钉钉|腾讯会议|小程序|视频|短信|问卷星|ppt|朋友圈|抖音|qq")

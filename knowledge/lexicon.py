@@ -154,17 +154,30 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "农民党员": ("农村党员",),
 }
 
+# Organisations other than the Party whose meetings, fees and elections sound like a branch's ("团员大会到会多少人才
+# 有效", "工会小组会一个月开几次"): the Party's rules do not answer for them (knowledge.asked_kinds.other_body). A
+# 团员 applying to join the Party is a Party question, so only the League's own bodies and meetings are listed. Short
+# names that also occur inside ordinary words (民建 in 居民建议, 民革 in 人民革命) are left out.
+OTHER_BODIES: dict[str, tuple[str, ...]] = {
+    "共青团": ("团委", "团支部", "共青团组织", "团组织", "团员大会", "团员民主评议", "团员评议", "团费"),
+    "团日活动": ("团日", "主题团日"),
+    "工会": ("工会小组", "工会委员会", "工会主席", "工会会员"),
+    "妇联": ("妇女联合会", "妇联主席", "妇女小组"),
+    "村委会": ("村民委员会", "居委会", "居民委员会", "村委", "村民代表"),
+    "民主党派": ("民主党派成员", "民盟", "农工党", "致公党", "九三学社", "台盟"),
+    "职代会": ("职工代表大会",),
+    "业委会": ("业主委员会", "业主大会"),
+    "少先队": (),
+    "人大代表": (),
+    "政协": (),
+}
+
 # Neighbouring organisations and topics the knowledge does not cover, kept whole and weighed as rare nouns, so that
 # a question about them ("工会小组会多久开", "团日活动每月搞吗") is not answered by an entry that shares only its
 # other words. Not domain terms: they lower no bar and repair no typo.
 UNCOVERED_TOPICS: dict[str, tuple[str, ...]] = {
-    "共青团": ("团委", "团支部", "共青团组织"),
-    "团日活动": ("团日", "主题团日"),
+    **OTHER_BODIES,
     "团籍": ("离团", "退团", "保留团籍", "超龄离团"),
-    "工会": ("工会小组", "工会委员会", "工会主席", "工会会员"),
-    "妇联": ("妇女联合会", "妇联主席"),
-    "村委会": ("村民委员会", "居委会", "居民委员会", "村委"),
-    "民主党派": ("民主党派成员",),
     "巡察": ("巡视", "巡察组", "巡视组"),
     "审计": ("审计部门",),
     "八项规定": ("中央八项规定", "八项规定精神"),
