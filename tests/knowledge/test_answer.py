@@ -218,6 +218,22 @@ def test_a_question_for_a_number_a_year_money_or_another_body_needs_an_entry_sta
     assert answerer.answer(question).found is found
 
 
+@pytest.mark.parametrize(
+    ("question", "body"),
+    [
+        ("工会小组会一个月开几次", "工会小组"),
+        ("团员大会到会多少人才有效", "团员大会"),
+        ("民盟的基层支部多少人可以成立", "民盟"),
+        ("居民建议支部多组织志愿服务，支部要开会研究吗", None),  # 民建 inside 居民建议 is no organisation
+    ],
+)
+def test_another_organisation_is_named_in_the_reply(answerer: Answerer, question: str, body: str | None) -> None:
+    answer = answerer.answer(question)
+    assert answer.other_body == body
+    if body is not None:
+        assert not answer.found and body in answer.answer
+
+
 def _uploaded(*articles: tuple[str, str]) -> Answerer:
     """An Answerer over one uploaded document made of (heading, text) articles, keys kb1-1, kb1-2 …"""
     return Answerer(
