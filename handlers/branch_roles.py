@@ -14,7 +14,7 @@ from bot.models import SECRETARY_AND_ORGANIZATION, SECRETARY_ONLY, Member, Role
 from bot.services import branch_members, branch_setup
 from bot.services.access import Caller
 from bot.services.branch_setup import BranchError
-from bot.services.text_hygiene import parse_id
+from bot.services.text_hygiene import parse_id, typed_words
 from handlers import branch_texts as texts
 from handlers.branch_common import refuse
 from handlers.common import caller_or_refuse, sessions
@@ -72,9 +72,9 @@ async def setrole(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message, args = cast(Message, update.effective_message), context.args or []
     replied = replied_user(message)
     if replied is not None and len(args) == 1:
-        name, role_text = None, args[0]
+        name, role_text = None, typed_words(args)
     elif len(args) >= 2:
-        name, role_text = " ".join(args[:-1]), args[-1]
+        name, role_text = typed_words(args[:-1]), typed_words(args[-1:])
     else:
         name = role_text = None
     async with sessions(context)() as session:
@@ -174,7 +174,7 @@ async def group(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                 added = await branch_members.add_group(session, caller, " ".join(args[1:]), now)
                 text = texts.GROUP_ADDED.format(group=escape(added.name))
             elif args[:1] == ["set"] and (len(args) >= 3 or (len(args) == 2 and replied is not None)):
-                name, group_name = (args[1], " ".join(args[2:])) if len(args) >= 3 else (None, args[1])
+                name, group_name = (typed_words(args[1:2]), " ".join(args[2:])) if len(args) >= 3 else (None, args[1])
                 text = await _group_set(session, caller, name, cast(User, replied), group_name, now)
             else:
                 names = [g.name for g in await branch_setup.list_groups(session, caller.branch.id)]

@@ -22,6 +22,7 @@ from bot.services import membership
 from bot.services.access import Caller
 from bot.services.branch_members import members_named
 from bot.services.branch_setup import BranchError, branch_time
+from bot.services.text_hygiene import typed_words
 from bot.services.when import format_when
 from handlers import branch_texts as texts
 from handlers.branch_roles import named_members, nobody_named, replied_user
@@ -38,7 +39,7 @@ _GONE = frozenset({ChatMemberStatus.LEFT, ChatMemberStatus.BANNED})
 
 async def remove(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/remove 姓名, or /remove in reply to the member's message (书记): inactive from now on, records kept."""
-    message, name = cast(Message, update.effective_message), " ".join(context.args or []) or None
+    message, name = cast(Message, update.effective_message), typed_words(context.args) or None
     replied = replied_user(message)
     async with sessions(context)() as session:
         caller = await caller_or_refuse(update, session, texts.ACTION_REMOVE, SECRETARY_ONLY)
@@ -67,7 +68,7 @@ async def _remove(session: AsyncSession, caller: Caller, name: str | None, repli
 
 async def restore(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/restore 姓名 (书记): a removed member is active again, as 党员."""
-    message, name = cast(Message, update.effective_message), " ".join(context.args or [])
+    message, name = cast(Message, update.effective_message), typed_words(context.args)
     async with sessions(context)() as session:
         caller = await caller_or_refuse(update, session, texts.ACTION_RESTORE, SECRETARY_ONLY)
         if caller is None:
@@ -90,7 +91,7 @@ async def restore(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def claimcode(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/claimcode 姓名 (书记, private chat): a one-time link that registers its opener as that roster row, office
     included."""
-    message, name = cast(Message, update.effective_message), " ".join(context.args or []).strip()
+    message, name = cast(Message, update.effective_message), typed_words(context.args)
     now = datetime.now(UTC)
     async with sessions(context)() as session:
         caller = await caller_or_refuse(

@@ -7,6 +7,9 @@ or reorder what a reader sees, PostgreSQL refuses NUL, and openpyxl refuses most
 note would break the 书记's XLSX export. The services call these functions on input; the ledger calls
 ``export_cell`` on output as well, for rows written before input was scrubbed.
 
+What a person typed is quoted back in a reply ("没有找到名为…的成员") through ``typed_words``: at most a few dozen
+characters, so that a pasted page does not make the reply longer than Telegram's 4,096 (it would be refused).
+
 Ids typed in commands or carried in callback data are ``[0-9]{1,9}``: ``"²".isdigit()`` is true and ``int("²")``
 fails, ``int("١٢")`` is 12, and a 20-digit id overflows the database's integer. ``parse_id`` says None to all of
 them, and the caller answers as it would to any stale or mistyped id.
@@ -24,6 +27,8 @@ _MULTILINE_KEPT = frozenset("\t\n")
 _LINE_BREAKS = re.compile(r"\r\n|[\r\u2028\u2029]")
 _WHITESPACE = re.compile(r"\s+")
 _ID = re.compile(r"[0-9]{1,9}")
+# longer than any name the bot stores (20 characters), so a name that could match is never cut
+TYPED_WORDS_MAX_CHARS = 40
 
 
 def _drop(text: str, kept: frozenset[str]) -> str:
@@ -60,3 +65,9 @@ def export_cell(text: str) -> str:
 def parse_id(text: str) -> int | None:
     """The id ``text`` spells in one to nine ASCII digits, else None."""
     return int(text) if _ID.fullmatch(text) else None
+
+
+def typed_words(words: list[str] | None) -> str:
+    """A command's arguments as one text (a name, a role), cut to ``TYPED_WORDS_MAX_CHARS`` ("…" marks the cut)."""
+    text = " ".join(words or []).strip()
+    return text if len(text) <= TYPED_WORDS_MAX_CHARS else text[: TYPED_WORDS_MAX_CHARS - 1] + "…"

@@ -131,6 +131,15 @@ async def test_a_claim_link_from_the_secretary_keeps_the_imported_role(
     assert only(await bot.send(f"/start {payload}", user=EVE)) == membership.MSG_CLAIM_INVALID  # one time only
 
 
+@pytest.mark.parametrize("command", ["/claimcode", "/remove", "/restore", "/setrole", "/group set"])
+async def test_a_pasted_page_as_a_name_is_quoted_back_short(bot: ChatHarness, staffed: Caller, command: str) -> None:
+    """A reply quoting what was typed stays far below Telegram's 4,096 characters (a longer one is refused)."""
+    pasted = "参数" * 2000
+    role = " 组织委员" if command == "/setrole" else " 第一党小组" if command == "/group set" else ""
+    reply = only(await bot.send(f"{command} {pasted}{role}"))
+    assert len(reply) < 200 and "…" in reply
+
+
 async def test_an_expired_claim_link_is_refused(bot: ChatHarness, sessions: Sessions, staffed: Caller) -> None:
     row = await import_row(sessions, staffed, "赵六", Role.ORGANIZATION)
     payload = link_in(await bot.send("/claimcode 赵六"))

@@ -24,10 +24,11 @@ Measured after each update:
    stranger, removed (inactive) member,  nothing at all
    channel post (no sender)
    any active member                     their own attendance rows at their own branch's activities;
+                                         their own reminders: cancelled, or snoozed (a new row to them);
                                          ``reminders_enabled`` and ``reachable`` of their own member row;
                                          audit rows naming themselves as the actor (insert only)
    + 党小组长, 副书记, 组织委员, 书记        activities (with their kinds and 应到 roster), anyone's attendance
-     (activity managers)                 and 补学 tasks at their own branch's activities
+     (activity managers)                 and 补学 tasks at their own branch's activities, its reminders
    + 组织委员, 副书记, 书记 (organizers)   their own branch's invites
    + 组织委员, 书记                        their own branch's documents, 党小组 (and members' 党小组),
                                          the 主题党日 rule of their branch
@@ -86,10 +87,13 @@ from bot.models import (
     MakeupTask,
     Member,
     PartyGroup,
+    Reminder,
+    ReminderStatus,
     RequirementOverride,
     Role,
 )
 from bot.services.branch_setup import hash_token
+from bot.services.reminders import PAYLOAD_SNOOZE, SNOOZE_KEY_PREFIX, ReminderKind
 from bot.transport import BotApiSimulator, InProcessBotApi
 from handlers import qa
 from handlers.keyboards import Action
@@ -167,11 +171,13 @@ class World:
     activity_ids: list[int] = field(default_factory=list)
     document_ids: list[int] = field(default_factory=list)
     group_ids: list[int] = field(default_factory=list)
+    reminder_ids: list[int] = field(default_factory=list)
 
 
 async def build_world(sessions: async_sessionmaker[AsyncSession]) -> World:
     """Both branches with their 党小组, people, invites, overrides, documents, and activities: one starting in 20
-    minutes (check-in open), one held last month with everyone's attendance, one cancelled."""
+    minutes (check-in open), one held last month with everyone's attendance, one cancelled; and the reminders still
+    to come of the planned ones (each member's, with a 稍后提醒 button, and the branch's deadline notice)."""
     now = datetime.now(UTC)
     async with sessions() as session:
         branches = {key: Branch(name=chat["title"], chat_id=chat["id"]) for key, chat in GROUPS.items()}
@@ -255,14 +261,45 @@ async def build_world(sessions: async_sessionmaker[AsyncSession]) -> World:
                         leave_note="外地\u202e培训" if state is AttendanceStatus.LEAVE else None,
                     )
                 )
+        for activity in activities:
+            if activity.status != ActivityStatus.PLANNED:
+                continue
+            for member in (m for m in members if m.branch_id == activity.branch_id and m.telegram_user_id):
+                session.add(
+                    Reminder(
+                        branch_id=activity.branch_id,
+                        kind=ReminderKind.ACTIVITY_HOUR_BEFORE.value,
+                        dedup_key=f"fuzz:{activity.id}:{member.id}",
+                        chat_id=member.telegram_user_id,
+                        member_id=member.id,
+                        activity_id=activity.id,
+                        due_at=activity.starts_at - timedelta(hours=1),
+                        expires_at=activity.starts_at,
+                        text="一小时后开会",
+                        payload=json.dumps({PAYLOAD_SNOOZE: True}),
+                    )
+                )
+        for key, chat in GROUPS.items():
+            session.add(
+                Reminder(
+                    branch_id=branch_ids[key],
+                    kind=ReminderKind.DEADLINE.value,
+                    dedup_key=f"fuzz:deadline:{key}",
+                    chat_id=chat["id"],
+                    due_at=now + timedelta(days=2),
+                    text="本月要求尚未完成",
+                )
+            )
         await session.commit()
         documents = (await session.scalars(select(Document.id))).all()
+        reminders = (await session.scalars(select(Reminder.id))).all()
         return World(
             branch_ids=branch_ids,
             member_ids={m.telegram_user_id: m.id for m in members if m.telegram_user_id and m.id},
             activity_ids=[a.id for a in activities if a.id is not None],
             document_ids=[d for d in documents if d is not None],
             group_ids=[g.id for g in groups.values() if g.id is not None],
+            reminder_ids=[r for r in reminders if r is not None],
         )
 
 
@@ -271,7 +308,7 @@ async def build_world(sessions: async_sessionmaker[AsyncSession]) -> World:
 # Every table a sender could harm; rows are keyed by primary key, every column compared.
 WATCHED: tuple[type[SQLModel], ...] = (
     Branch, PartyGroup, Member, Invite, Activity, ActivityKindLink, ActivityRoster, Attendance, MakeupTask,
-    Document, RequirementOverride, AuditLog,
+    Document, RequirementOverride, AuditLog, Reminder,
 )  # fmt: skip
 MANAGERS = ORGANIZER_ROLES | {Role.GROUP_LEADER}
 OFFICE_HOLDERS = frozenset({Role.SECRETARY, Role.ORGANIZATION})  # /kb, /group, /themeday
@@ -376,7 +413,22 @@ def permitted(change: Change, sender: Row | None, before: Snapshot, after: Snaps
             return role in OFFICE_HOLDERS
         case "requirement_override":
             return role is Role.SECRETARY
+        case "reminder":
+            return _reminder_change_permitted(change, role, member_id)
     return False
+
+
+def _reminder_change_permitted(change: Change, role: Role, member_id: Any) -> bool:
+    """A member's own reminders: cancelled (their check-in, leave or /remind off) or snoozed (a new ``sz:`` row
+    sent to them alone). Activity managers: any reminder of their branch (attendance they record for others)."""
+    if change.before is None:
+        row = change.after or {}
+        return row["member_id"] == member_id and row["dedup_key"].startswith(SNOOZE_KEY_PREFIX)
+    if change.after is None:
+        return False  # reminder rows are never deleted by an update
+    if change.values("member_id") == {member_id} and change.changed_columns <= {"status"}:
+        return change.after["status"] == ReminderStatus.CANCELLED.value
+    return role in MANAGERS
 
 
 def sender_class(sender: Row | None) -> str:
@@ -538,9 +590,11 @@ class Fuzzer:
             return self.junk(rng.randint(1, 5)) or "x"
         action = rng.choice([*list(Action), "xx", "", "CI", "ci ", "rel"])
         activity = str(rng.choice(self.world.activity_ids)) if rng.random() < 0.5 else self.number()
+        reminder = str(rng.choice(self.world.reminder_ids)) if self.world.reminder_ids else self.number()
         argument = rng.choice(
             [
                 activity,
+                reminder,
                 f"{activity}.{rng.choice(REASONS)}",
                 f"p.{self.number()}.{rng.choice([r.value for r in Role] + ['管理员', ''])}",
                 f"t.{self.number()}",
@@ -731,7 +785,8 @@ async def run_fuzz(
             after = before
         label = f"#{index} {kind} from {person.name or user['id']} ({sender_class(sender)})"
         if len(reached) > errors_before:
-            findings.errors += [f"{label}: {error!r}" for error in reached[errors_before:]]
+            shown = json.dumps(update, ensure_ascii=False)[:300]
+            findings.errors += [f"{label}: {error!r} — update {shown}" for error in reached[errors_before:]]
         for change in changes(before, after):
             if committed and permitted(change, sender, before, after):
                 findings.allowed_changes[change.table] += 1
