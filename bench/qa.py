@@ -87,6 +87,7 @@ def run_partybot(repeat: int) -> dict:
 
     timed = Timed(lambda q: qa_sets.reply_of(answerer.answer(q)))
     scores = _score_curated_sets(timed, facts.get)
+    scores += _score_ranking_alone(lambda q: tuple(c.key for c in answerer.rank(q, limit=3)), facts.get)
     for name in qa_sets.available_documents():
         path, rows = qa_sets.document_rows(name)
         document_answerer = asyncio.run(stored_document_answerer(path))
@@ -151,6 +152,7 @@ def run_baseline(repeat: int) -> dict:
 
     timed = Timed(ask)
     scores = _score_curated_sets(timed, facts.get)
+    scores += _score_ranking_alone(lambda q: tuple(plain.ranked(q)[1]), facts.get)
     for name in qa_sets.available_documents():
         path, rows = qa_sets.document_rows(name)
         ask_document, texts = baseline_document_ask(path)
@@ -182,6 +184,27 @@ def _score_curated_sets(ask: Timed, facts_of: Callable[[str], tuple[str, ...] | 
         qa_sets.score_parts("blind multi-part", qa_sets.load_jsonl(blind / "multipart.jsonl"), ask, facts),
         qa_sets.score_facts("blind new topics", qa_sets.load_jsonl(blind / "new_topics.jsonl"), ask, facts, "topic"),
         qa_sets.score_declines("out-of-knowledge declined", qa_sets.load_jsonl(blind / "out_of_kb.jsonl"), ask),
+    ]
+
+
+def _score_ranking_alone(
+    ranked: Callable[[str], tuple[str, ...]], facts_of: Callable[[str], tuple[str, ...] | None]
+) -> list[Score]:
+    """The blind rule and new-topic sets by the first-ranked entry alone: no confidence gate, no calculators. The
+    gated rows above count a decline as a miss; these show how much of a gap to the baseline is the ranking."""
+
+    def facts(key: str) -> tuple[str, ...]:
+        return facts_of(key) or ()
+
+    def ask(question: str) -> Reply:
+        return Reply(True, ranked(question))
+
+    blind = qa_sets.BLIND_DIR
+    return [
+        qa_sets.score_facts("blind rules, ranking", qa_sets.load_jsonl(blind / "rules.jsonl"), ask, facts),
+        qa_sets.score_facts(
+            "blind new topics, ranking", qa_sets.load_jsonl(blind / "new_topics.jsonl"), ask, facts, "topic"
+        ),
     ]
 
 
