@@ -87,6 +87,8 @@ _MUST_STATE: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = tuple(
             r"(?:最长|最短|至少|最少)[^，。?？]{0,3}(?:多长时间|多久)",
             rf"{_NUMBER}\s*个?(?:分钟|小时|学时|课时|天|日|周|月|年)|半天|半小时|半年",
         ),
+        # an age ("任职有没有年龄上限"): an age stated
+        (r"年龄|岁数", r"岁|年龄"),
         # a year ("哪年出台的", "历史上"): a year written out
         (r"哪年|哪一年|什么年代|哪个年代|历史上|什么时候(?:出台|提出|成立|制定|颁布|发布)", r"[0-9]{4}\s*年"),
         # money ("有没有奖金"): an amount or a word about money
@@ -105,8 +107,14 @@ _OTHER_BODIES = re.compile(
         )
     )
 )
-# Tools a question names ("能用支付宝交吗", "能不能微信视频谈"): a rule that never names the tool does not settle it.
-_TOOLS = re.compile(r"微信|支付宝|钉钉|腾讯会议|小程序|视频|短信|问卷星|ppt|朋友圈|抖音|qq")
+# Tools a question names ("能用支付宝交吗", "能不能微信视频谈") and practical details the rules leave to each branch —
+# dress ("要穿正装吗"), recording ("能录音吗"), the time of day or week ("放在周末开行吗"), seals, drafts, fonts and
+# downloads: a rule that never names the thing does not settle it.
+_TOOLS = re.compile(
+    r"微信|支付宝|钉钉|腾讯会议|小程序|视频|短信|问卷星|ppt|朋友圈|抖音|qq"
+    r"|穿|戴|着装|正装|服装|工装|录音|录像|直播|周末|周六|周日|星期六|星期天|礼拜天|晚上|夜里|下班|午休|中午"
+    r"|公章|印章|红包|稿子|发言稿|字体|字号|下载"
+)
 
 
 def other_body(normalized_question: str) -> str | None:

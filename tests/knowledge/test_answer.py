@@ -207,6 +207,10 @@ def test_english_is_not_read_as_pinyin(answerer: Answerer, question: str) -> Non
         ("预备期最长能延长多久", True),
         ("交党费能用支付宝吗", False),  # no rule names the tool
         ("民主评议能用问卷星线上打分吗", False),
+        ("书记讲党课要不要穿正装", False),  # dress: no rule names it
+        ("支委会能不能放在周末开", False),  # the day of the week is the branch's choice
+        ("支部书记有没有任职年龄上限", False),  # no entry on office states an age
+        ("多大年龄可以申请入党", True),  # the application entry states 18 岁
         ("民盟的基层支部多少人可以成立", False),  # another party's branch
         ("书记讲一次党课有没有讲课费", False),  # money the 党课 entries do not state
         ("党员大会能不能在网上开", True),
