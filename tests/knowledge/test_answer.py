@@ -177,6 +177,7 @@ def test_curated_format_errors_are_reported() -> None:
         ("dangfei zenme jiao", "dues-monthly"),
         ("三汇一颗是什么", "sanhui-what"),
         ("党科一年上几次", "dangke-frequency"),
+        ("党废怎么算", "dues-rate"),  # the rate, not the 年薪制 entry whose phrasing holds "党费怎么算"
     ],
 )
 def test_pinyin_and_homophones_of_the_core_terms(answerer: Answerer, question: str, key: str) -> None:
