@@ -172,9 +172,13 @@ def baseline_document_ask(path: Path) -> tuple[Timed, dict[str, str]]:
 # -- shared -------------------------------------------------------------------------------------------------------
 
 
+def _no_facts_as_empty(facts_of: Callable[[str], tuple[str, ...] | None]) -> Callable[[str], tuple[str, ...]]:
+    """A key the facts map lacks (a document passage, a calculator) states no fact."""
+    return lambda key: facts_of(key) or ()
+
+
 def _score_curated_sets(ask: Timed, facts_of: Callable[[str], tuple[str, ...] | None]) -> list[Score]:
-    def facts(key: str) -> tuple[str, ...]:
-        return facts_of(key) or ()
+    facts = _no_facts_as_empty(facts_of)
 
     dev = [r for r in qa_sets.load_dev() if not str(r["expect"]).startswith(("calc:", "not-calc"))]
     blind = qa_sets.BLIND_DIR
@@ -192,9 +196,7 @@ def _score_ranking_alone(
 ) -> list[Score]:
     """The blind rule and new-topic sets by the first-ranked entry alone: no confidence gate, no calculators. The
     gated rows above count a decline as a miss; these show how much of a gap to the baseline is the ranking."""
-
-    def facts(key: str) -> tuple[str, ...]:
-        return facts_of(key) or ()
+    facts = _no_facts_as_empty(facts_of)
 
     def ask(question: str) -> Reply:
         return Reply(True, ranked(question))

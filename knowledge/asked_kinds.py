@@ -111,7 +111,7 @@ _OTHER_BODIES = re.compile(
 # dress ("要穿正装吗"), recording ("能录音吗"), the time of day or week ("放在周末开行吗"), seals, drafts, fonts,
 # downloads, signatures ("要双方签字吗"), ballot marks, smoking and drinking, a member's marriage: a rule that never
 # names the thing does not settle it.
-_TOOLS = re.compile(
+_NAMED_DETAILS = re.compile(
     r"微信|支付宝|钉钉|腾讯会议|小程序|视频|短信|问卷星|ppt|朋友圈|抖音|qq"
     r"|穿|戴|着装|正装|服装|工装|录音|录像|直播|周末|周六|周日|星期六|星期天|礼拜天|晚上|夜里|下班|午休|中午"
     r"|公章|印章|红包|稿子|发言稿|字体|字号|下载|签字|签名|打勾|打钩|画圈"
@@ -126,9 +126,10 @@ def other_body(normalized_question: str) -> str | None:
 
 
 def states_what_is_asked(normalized_question: str, normalized_text: str) -> bool:
-    """False when the question names another organisation or a tool the text does not name, or asks for a number of
-    some unit, the length of a sitting, a limit, a year or money that the text does not state."""
-    for named in (_OTHER_BODIES.search(normalized_question), _TOOLS.search(normalized_question)):
+    """False when the question names another organisation, a tool or a practical detail the text does not name, or
+    asks for a number of some unit, the length of a sitting, a limit, an age, a year or money the text does not
+    state."""
+    for named in (_OTHER_BODIES.search(normalized_question), _NAMED_DETAILS.search(normalized_question)):
         if named is not None and named.group(0) not in normalized_text:
             return False
     quantity = _ASKED_QUANTITY.search(normalized_question)

@@ -113,8 +113,8 @@ ELECTION_WORDS = tuple("选举 换届 当选 选票 候选 差额 选出 改选 
 COMMITTEE_WORDS = tuple("支委会 支部委员会 委员会会议".split())
 ASSEMBLY_WORDS = tuple("党员大会 支部大会".split())
 # no head-count rule here: the 党小组会 has none; a 党员代表大会 or a national congress ("中共一大") is not a branch's
-# meeting; "一票否决" is a veto, not a count of votes
-NOT_COUNTED_MEETINGS = tuple("党小组 代表大会 一大 一票否决".split())
+# meeting ("一大早" is not); "一票否决" is a veto, not a count of votes
+NOT_COUNTED_MEETINGS = tuple("党小组 代表大会 中共一大 党的一大 一票否决".split())
 RECRUIT_WORDS = tuple("接收 发展 入党 转正 吸收".split())
 # Matters other than accepting or confirming a 预备党员: the question has said that the ordinary rule applies.
 ORDINARY_WORDS = tuple(

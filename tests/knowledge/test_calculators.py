@@ -465,6 +465,11 @@ def test_not_a_calculation(question: str) -> None:
     assert calculate(question) is None
 
 
+def test_a_morning_is_no_congress() -> None:
+    result = calculate("一大早到了11个，应到20个党员，党员大会能开吗")
+    assert result is not None and result.kind == "votes"
+
+
 def test_an_allowance_received_is_still_income_when_dues_are_asked() -> None:
     result = calculate("我研究生在读，每月有点补助，党费咋算")
     assert result is not None and "0.2" in result.answer
