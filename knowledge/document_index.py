@@ -9,6 +9,7 @@ same canonical term.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -32,6 +33,10 @@ ANSWER_TYPE_BONUS = 0.3  # for a passage stating a fact of the kind asked (a dur
 # Share of the question's topic-word weight the best passage must hold to be quoted. Paraphrases keep about half
 # of a question's words; the asked-kind check below turns away most questions the document leaves open.
 MIN_COVERAGE = 0.5
+# The asker's own case, a number with its unit ("八百块", "七十七", "三个"): a rule states the threshold
+# (单笔1000元以下, 年满75周岁), not the case, so any passage stating a number holds it. "几个" asks; it is no case.
+CASE_QUANTITY = re.compile(r"(?:[0-9一二三四五六七八九十百千万两]|几(?=[十百千万]))+[块元钱岁个名位次天]*")
+STATES_NUMBER = re.compile(r"[0-9]|[一二三四五六七八九十两]\s*(?:个|名|位|次|天|日|年|月|周|岁|元|人|分之)")
 # "谁"/"哪个部门" is answered by almost any sentence of a regulation (由…负责): too loose to decide on
 LOOSE_KINDS = frozenset({"who"})
 
@@ -60,6 +65,7 @@ class DocumentIndex:
         self._analyzer = analyzer
         self._texts = [matching_text(p) for p in self.passages]
         self.words = analyzer.learn(self._texts)
+        self._states_number = [STATES_NUMBER.search(text) is not None for text in self._texts]
         self._ranker = Ranker(self.passages, analyzer)
 
     def search(self, question: DocumentQuestion, limit: int) -> list[Hit]:
@@ -106,9 +112,11 @@ class DocumentIndex:
         return covered / (covered + missing) if covered else 0.0
 
     def _holds(self, number: int, text: str, word: str) -> bool:
-        """The passage has the word, as text or as its canonical term, or the regulation's word for it."""
+        """The passage has the word, as text or as its canonical term, or the regulation's word for it; or the word is
+        the asker's own quantity and the passage states a number."""
         return (
             word in text
+            or (self._states_number[number] and CASE_QUANTITY.fullmatch(word) is not None)
             or self._ranker.words.contains(number, word)
             or any(formal in text for formal in formal_forms(word))
         )

@@ -273,6 +273,23 @@ def test_everyday_words_meet_the_regulations_wording_for_them() -> None:
     assert answerer.answer("积分能换多少钱的东西").candidates[0].key == "kb1-3"
 
 
+def test_the_askers_own_amount_or_age_is_held_by_the_rule_that_states_the_threshold() -> None:
+    answerer = _uploaded(
+        ("第十二条", "购置单价2000元以上的设备，应当至少比较3家供应商的报价，比价记录随报销凭证存档。"),
+        ("第十三条", "年满75周岁或者身体状况不适宜的党员，可以不承担联系户任务。"),
+        ("第十四条", "党员活动室由组织委员负责日常管理，钥匙统一保管。"),
+    )
+    # the rule names 2000元 and 75周岁, never the asker's 三千块 or 七十七
+    computer = answerer.answer("买台三千块的电脑要不要货比三家")
+    assert computer.found
+    assert computer.candidates[0].key == "kb1-1"
+    elderly = answerer.answer("我七十七了身体不太好，还得联系住户么")
+    assert elderly.found
+    assert elderly.candidates[0].key == "kb1-2"
+    # the amount alone answers nothing: the article about the room states no number, the others no room or shelf
+    assert not answerer.answer("活动室买个八百块的书架谁批").found
+
+
 @pytest.mark.parametrize(
     ("question", "repaired"),
     [
