@@ -165,15 +165,15 @@ class Answerer:
         )
 
     def rank(self, question: str, scope: int | None = None, limit: int = 10) -> list[Candidate]:
-        """The best-scoring passages for a question, curated and uploaded, with no confidence cut (for search)."""
+        """The best-scoring passages for a question, curated and uploaded, with no confidence cut (for search).
+        The curated entries and each document keep their own ranking, the one answering uses; the lists are merged
+        by coverage, the only measure they share."""
         terms = self._analyzer.analyze(question.strip()[:MAX_QUESTION_CHARS])
-        hits = self._index.search(terms, scope, limit=limit)
+        ranked = [self._index.search(terms, scope, limit=limit)]
         if documents := self._visible_documents(scope):
             prepared = DocumentQuestion.of(terms, self._analyzer)
-            for document in documents:
-                hits += document.search(prepared, limit)
-        hits.sort(key=lambda h: (round(h.coverage, 2), h.score), reverse=True)
-        return [_candidate(h) for h in hits[:limit]]
+            ranked += [document.search(prepared, limit) for document in documents]
+        return [_candidate(h) for h in _merged_by_coverage(ranked)[:limit]]
 
     def explain(self, key: str, scope: int | None = None) -> Answer | None:
         """The answer for one known passage (a "相关问题" button), or None if it is unknown or not visible."""
@@ -419,6 +419,18 @@ def _document_label(passage: Passage) -> str:
 def _candidate(hit: Hit) -> Candidate:
     p = hit.passage
     return Candidate(p.key, p.title, p.section, p.topic, hit.score)
+
+
+def _merged_by_coverage(ranked: list[list[Hit]]) -> list[Hit]:
+    """One list of several ranked lists, each keeping its order: at every step the head that covers most of the
+    question (of equals, the earlier list's: the curated entries come first)."""
+    heads = [list(hits) for hits in ranked if hits]
+    merged: list[Hit] = []
+    while heads:
+        best = max(heads, key=lambda hits: round(hits[0].coverage, 2))
+        merged.append(best.pop(0))
+        heads = [hits for hits in heads if hits]
+    return merged
 
 
 def _candidates(hits: Iterable[Hit]) -> list[Candidate]:

@@ -69,24 +69,26 @@ class DocumentIndex:
         self._ranker = Ranker(self.passages, analyzer)
 
     def search(self, question: DocumentQuestion, limit: int) -> list[Hit]:
-        """The best passages, each with its coverage of the question judged against this document."""
-        hits = self._ranker.search(question.expanded, self.scope, limit=limit)
-        return [replace(h, coverage=self._coverage(question.terms, h)) for h in hits]
-
-    def best(self, question: DocumentQuestion) -> tuple[Hit, bool] | None:
-        """Of the leading passages, the one that holds most of the question (ties: the better ranked), its
-        ``coverage`` judged against this document; and whether it can be quoted as the answer: it holds enough of
-        the question and, when the question asks for a number, a date or a share ("几天", "多少分"), it states one
-        of that kind."""
-        hits = self.search(question, LEADERS)
-        if not hits:
-            return None
+        """The best passages, each with its coverage of the question judged against this document. Of the leading
+        passages, the one that holds most of the question comes first (ties: the better ranked), a passage stating
+        a fact of the kind asked ("几天", "多少分") earning a bonus: that is the one answering quotes."""
+        hits = self._ranker.search(question.expanded, self.scope, limit=max(limit, LEADERS))
+        hits = [replace(h, coverage=self._coverage(question.terms, h)) for h in hits]
 
         def merit(hit: Hit) -> float:
             fits = bool(question.kinds) and states_answer_type(self._texts[hit.number], question.kinds)
             return hit.coverage + (ANSWER_TYPE_BONUS if fits else 0.0)
 
-        hit = max(hits, key=merit)  # max keeps the better ranked of equals
+        leaders = sorted(hits[:LEADERS], key=merit, reverse=True)  # a stable sort keeps the better ranked of equals
+        return (leaders + hits[LEADERS:])[:limit]
+
+    def best(self, question: DocumentQuestion) -> tuple[Hit, bool] | None:
+        """The passage answering quotes, and whether it can be quoted: it holds enough of the question and, when the
+        question asks for a number, a date or a share, it states one of that kind."""
+        hits = self.search(question, 1)
+        if not hits:
+            return None
+        hit = hits[0]
         kinds = question.kinds - LOOSE_KINDS
         quotable = hit.coverage >= MIN_COVERAGE and (not kinds or states_answer_type(self._texts[hit.number], kinds))
         return hit, quotable

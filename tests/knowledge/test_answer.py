@@ -31,6 +31,14 @@ def _dev_rows() -> list[dict]:
     return [r for r in rows if "expect" in r and not str(r["expect"]).startswith(("calc:", "not-calc"))]
 
 
+def test_kb_search_lists_first_the_entry_the_answer_quotes(answerer: Answerer) -> None:
+    # `partybot kb search` shows how the bot ranks: its first result is the entry a question is answered with
+    answered = [answerer.answer(row["q"]) for row in _dev_rows()]
+    answered = [a for a in answered if a.found and a.candidates and not a.part_keys]
+    assert len(answered) >= 200
+    assert [a.question for a in answered if answerer.rank(a.question)[0].key != a.candidates[0].key] == []
+
+
 def test_curated_knowledge_is_large_enough_and_sourced() -> None:
     passages = load_curated()
     assert len(passages) >= 80
