@@ -268,6 +268,18 @@ def test_a_document_passage_is_quoted_only_when_it_states_the_kind_of_fact_asked
     assert unanswered.candidates[0].key == "kb1-1"  # still offered as the nearest topic
 
 
+def test_a_question_whether_money_may_be_spent_is_answered_by_the_rule_without_an_amount() -> None:
+    answerer = _uploaded(
+        ("第三十条", "党支部工作经费可以用于购买学习资料、开展主题党日活动。"),
+        ("第三十一条", "党支部工作经费不得用于发放津贴、补贴、奖金，不得用于宴请。"),
+    )
+    spend = answerer.answer("年底了能不能用支部经费给委员发点补贴")  # asks whether, not how much
+    assert spend.found
+    assert spend.candidates[0].key == "kb1-2"
+    assert not answerer.answer("支部委员一个月补贴多少钱").found  # no article states an amount
+    assert not answerer.answer("当支部委员有补贴吗").found  # nor whether there is one
+
+
 def test_everyday_words_meet_the_regulations_wording_for_them() -> None:
     answerer = _uploaded(
         ("（一）积分标准", "党员参加志愿服务，每服务1小时计1分，应急值守每小时计2分。"),
