@@ -115,13 +115,13 @@ _OTHER_BODIES = re.compile(
 )
 # Tools a question names ("能用支付宝交吗", "能不能微信视频谈") and practical details the rules leave to each branch —
 # dress ("要穿正装吗"), recording ("能录音吗"), the time of day or week ("放在周末开行吗"), seals, drafts, fonts,
-# downloads, signatures ("要双方签字吗"), ballot marks, smoking and drinking, a member's marriage: a rule that never
-# names the thing does not settle it.
+# downloads, signatures ("要双方签字吗"), ballot marks, smoking and drinking, a member's marriage, exams, people
+# from another unit, lateness: a rule that never names the thing does not settle it.
 _NAMED_DETAILS = re.compile(
     r"微信|支付宝|钉钉|腾讯会议|小程序|视频|短信|问卷星|ppt|朋友圈|抖音|qq"
     r"|穿|戴|着装|正装|服装|工装|录音|录像|直播|周末|周六|周日|星期六|星期天|礼拜天|晚上|夜里|下班|午休|中午"
     r"|公章|印章|红包|稿子|发言稿|字体|字号|下载|签字|签名|打勾|打钩|画圈"
-    r"|抽烟|吸烟|喝酒|饮酒|结婚|离婚"
+    r"|抽烟|吸烟|喝酒|饮酒|结婚|离婚|考试|外单位|迟到|早退"
 )
 
 

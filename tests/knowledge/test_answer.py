@@ -218,6 +218,9 @@ def test_english_is_not_read_as_pinyin(answerer: Answerer, question: str) -> Non
         ("民主评议能用问卷星线上打分吗", False),
         ("书记讲党课要不要穿正装", False),  # dress: no rule names it
         ("支委会能不能放在周末开", False),  # the day of the week is the branch's choice
+        ("党课讲完要不要对党员进行考试", False),  # no rule sets an exam for a 党课
+        ("党员大会开会时迟到了算缺席吗", False),  # lateness is the branch's own rule
+        ("支部委员能让外单位的党员来当吗", False),
         ("支部书记有没有任职年龄上限", False),  # no entry on office states an age
         ("多大年龄可以申请入党", True),  # the application entry states 18 岁
         ("民盟的基层支部多少人可以成立", False),  # another party's branch
