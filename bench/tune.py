@@ -1,6 +1,6 @@
 """The tuning loop's measure: how the curated knowledge does on one tuning set (never on the blind sets).
 
-Usage: python bench/tune.py [tune|tune2|tune3|tune4|tune6|check5] [-v]
+Usage: python bench/tune.py [tune|tune2|tune3|tune4|tune6|tune7|check5] [-v]
 
 Prints ranking top-1 (no confidence gate) and answered-right (with it) on the set's rules.jsonl and new_topics.jsonl,
 and the share of its out_of_kb.jsonl that gets an answer (lower is better). ``-v`` lists the misses with the entries

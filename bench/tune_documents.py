@@ -43,10 +43,17 @@ def measure(name: str, verbose: bool, folder: Path = TUNING) -> tuple[Score, Sco
     if verbose:
         for question in answered.misses:
             answer = answerer.answer(question)
-            got = qa_sets.squash(texts.get(answer.candidates[0].key, ""))[:60] if answer.found else "declined"
+            if not answer.found:
+                got = "declined"
+            elif answer.candidates:
+                got = qa_sets.squash(texts.get(answer.candidates[0].key, ""))[:60]
+            else:
+                got = "worked out by a calculator"
             print(f"  MISS{'' if question in base.misses else ' (baseline right)'} {question} -> {got}")
         for question in declined.misses:
-            print(f"  ANSWERED {question} -> {qa_sets.squash(texts[answerer.answer(question).candidates[0].key])[:60]}")
+            candidates = answerer.answer(question).candidates
+            got = qa_sets.squash(texts.get(candidates[0].key, ""))[:60] if candidates else "worked out by a calculator"
+            print(f"  ANSWERED {question} -> {got}")
     return answered, declined, base, ranked_right
 
 
