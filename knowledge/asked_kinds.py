@@ -74,10 +74,10 @@ def states_answer_type(normalized_text: str, kinds: frozenset[str]) -> bool:
 
 # What a curated entry must state to answer a question that asks for something specific. An entry that shares the
 # question's topic words but states no such thing answers a neighbouring question, not this one.
-# A number of a named unit ("提前几天", "保存几年", "拍几张"); "好几年"/"十几天" ask nothing, and "挪几天行不行" asks
-# whether, not how many. The entry must state a number of that unit.
+# A number of a named unit ("提前几天", "保存几年", "拍几张"); "好几年"/"十几天"/"那几年" ask nothing, and
+# "挪几天行不行" asks whether, not how many. The entry must state a number of that unit.
 _ASKED_QUANTITY = re.compile(
-    r"(?<![好十])(?:几|多少)个?(天|年|张|字|届|页|份|岁|周|小时|分钟)(?!\s*(?:行不行|行吗|吗|可以|可不可以|也行))"
+    r"(?<![好十这那头近])(?:几|多少)个?(天|年|张|字|届|页|份|岁|周|小时|分钟)(?!\s*(?:行不行|行吗|吗|可以|可不可以|也行))"
 )
 # (asked, stated) pairs:
 _MUST_STATE: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = tuple(
