@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -21,7 +22,11 @@ from knowledge.analyzer import Analyzer, Terms
 from knowledge.intents import INTENT_CUES, question_intents
 from knowledge.passage import Passage
 
-FIELD_WEIGHTS = {"heading": 1.0, "phrasing": 1.0, "keyword": 1.5, "body": 0.3, "title": 0.4}
+# "lead" is an uploaded passage's first sentence: an article or a paragraph names its subject first ("支部党员大会一般
+# 每季度召开1次"), so a passage about the question's topic outranks one that mentions it in passing ("…前向支部党员
+# 大会报告工作"). Curated entries have phrasings and keywords for that.
+FIELD_WEIGHTS = {"heading": 1.0, "phrasing": 1.0, "keyword": 1.5, "body": 0.3, "title": 0.4, "lead": 0.3}
+FIRST_SENTENCE = re.compile(r".+?(?:[。；;！？!?]|$)", re.DOTALL)
 BIGRAM_WEIGHT = 0.75
 K1, B = 1.2, 0.6
 INTENT_MATCH, INTENT_MISS = 1.2, 0.8
@@ -111,6 +116,7 @@ class PassageIndex:
             "keyword": Counter(w for k in passage.keywords for w in analyze(k).words),
             "body": Counter(body.words),
             "title": Counter(analyze(passage.title).words),
+            "lead": Counter(_lead(passage, analyze)),
             "bigram": Counter(heading.bigrams + body.bigrams + tuple(b for p in phrasings for b in p.bigrams)),
         }
         intents = passage.intents or _intents_in_text(body.normalized)
@@ -276,6 +282,12 @@ def _cached(
             return []
         scored = cache[key] = [(number, score(number)) for number in postings[key]]
     return scored
+
+
+def _lead(passage: Passage, analyze: Callable[[str], Terms]) -> tuple[str, ...]:
+    """The words of an uploaded passage's first sentence (none for a curated entry)."""
+    first = FIRST_SENTENCE.match(passage.text)
+    return analyze(first.group(0)).words if passage.document is not None and first else ()
 
 
 def _bigrams_in(word: str, doc: _Indexed) -> bool:

@@ -283,6 +283,27 @@ def test_a_question_whether_money_may_be_spent_is_answered_by_the_rule_without_a
     assert not answerer.answer("当支部委员有补贴吗").found  # nor whether there is one
 
 
+def test_the_article_about_a_meeting_outranks_one_that_mentions_it_in_passing() -> None:
+    answerer = _uploaded(
+        ("第十四条", "支部书记每年向院党委书面述职1次，并在年度组织生活会前向支部党员大会报告工作。"),
+        (
+            "第十六条",
+            "支部党员大会一般每季度召开1次，安排在每季度第一个月的主题党日期间。讨论接收预备党员、预备党员转正等"
+            "事项时，有表决权的到会党员应当超过应到会有表决权党员的半数，表决实行无记名投票。会议由支部书记主持，"
+            "书记不在时由副书记或者组织委员主持。",
+        ),
+        ("第十七条", "支部委员会会议一般每月召开1次，安排在每月第一周，须有半数以上委员到会。"),
+        (
+            "第二十九条",
+            "党员无故缺席组织生活1次的，由支部书记提醒谈话；一年内无故缺席累计3次的，应当在支部党员大会上作出说明。",
+        ),
+    )
+    # the articles on the secretary and on absences mention the meeting; the one that begins with it answers
+    answer = answerer.answer("支部党员大会多久开一回")
+    assert answer.found
+    assert answer.candidates[0].key == "kb1-2"
+
+
 def test_everyday_words_meet_the_regulations_wording_for_them() -> None:
     answerer = _uploaded(
         ("（一）积分标准", "党员参加志愿服务，每服务1小时计1分，应急值守每小时计2分。"),
