@@ -130,6 +130,9 @@ def answer_reply(answer: Answer) -> Reply:
     if answer.found:
         return _found_reply(answer)
     nearest = _offerable(answer.candidates, answered=frozenset())
+    if answer.writing_request:  # the bot writes no speeches or applications; the rules they touch may help
+        follow_up = texts.WRITING_NEAREST if nearest else ""
+        return Reply([f"{escape(answer.answer)}\n{follow_up}".strip()], keyboards.related_keyboard(nearest))
     follow_up = texts.NOT_FOUND_NEAREST if nearest else texts.NOT_FOUND_NOTHING_NEAR
     # a question about another organisation is told so, in the knowledge's words
     said = escape(answer.answer) if answer.other_body else texts.NOT_FOUND

@@ -80,6 +80,7 @@ UNTITLED_TOPIC = "相关主题"  # button label for a passage without a heading
 NOT_FOUND = "抱歉，没有找到可靠的答案。为免误导，我不凭空作答。"
 NOT_FOUND_NEAREST = "您可以换个说法再问，或看看下面这些相近的主题："
 NOT_FOUND_NOTHING_NEAR = "您可以换个说法再问，或向支部书记、上级党组织咨询。"
+WRITING_NEAREST = "下面这些相关规定也许用得上："
 
 # Callback-query notes (plain text, at most 200 characters).
 STALE_BUTTON = "这个按钮已失效，请重新提问。"

@@ -20,7 +20,7 @@ from functools import cached_property
 from knowledge import lexicon
 from knowledge.analyzer import Analyzer, Terms, shared_analyzer
 from knowledge.answer_types import Answer, Candidate, Source
-from knowledge.asked_kinds import other_body, states_what_is_asked
+from knowledge.asked_kinds import asks_for_writing, other_body, states_what_is_asked
 from knowledge.calculators import Calculation, calculate
 from knowledge.document_index import DocumentIndex, DocumentQuestion
 from knowledge.index import Hit
@@ -45,6 +45,7 @@ EXCERPT_CHARS = 260  # a document passage longer than this is quoted by its best
 NOT_FOUND = "抱歉，没有找到可靠的答案。请换个说法再问，或咨询上级党组织。"
 NOT_FOUND_WITH_TOPICS = "抱歉，没有找到可靠的答案。您可以换个说法再问，或看看下面这些相关主题。"
 OTHER_BODY = "这个问题涉及{body}。我只解答党支部工作方面的规定，{body}的要求请向相关组织咨询。"
+WRITING_REQUEST = "抱歉，我不能代写材料，只解答党支部工作的规定和要求。动笔前可以先问问这类材料有什么要求。"
 EMPTY_QUESTION = "请直接输入您的问题，例如：支委会多久开一次？"
 LOCAL_PRACTICE_NOTE = "说明：这是多数地方的做法，不是中央统一规定，请以上级党组织的要求为准。"
 BASIS_LINE = "依据：{basis}"
@@ -125,6 +126,9 @@ class Answerer:
         if reply is not None:
             return Answer(question, False, reply, 0.0, None, [], small_talk=True)
         normalized = normalize_for_match(text)
+        if asks_for_writing(normalized):  # the rules it touches are offered as nearest topics
+            nearest = _candidates(self._resolve(text, scope).hits[:NEAREST_TOPICS])
+            return Answer(question, False, WRITING_REQUEST, 0.0, None, nearest, writing_request=True)
         if looks_like_pinyin(normalized):  # the reader is built only then: most people never type pinyin
             text = self._pinyin.read(normalized) or text
         parts = split_question(text)

@@ -32,11 +32,13 @@ class Answer:
     source: Source | None
     candidates: list[Candidate] = field(default_factory=list)
     # not in the JSON contract: the passage answered for each part of a composed answer (several questions, an
-    # overview, a document with the general rule), whether the message was small talk (a greeting, thanks), and
-    # the organisation other than the Party a declined question is about (工会, 团支部 …; ``answer`` says so)
+    # overview, a document with the general rule), whether the message was small talk (a greeting, thanks), the
+    # organisation other than the Party a declined question is about (工会, 团支部 …; ``answer`` says so), and
+    # whether it asked for a text to be written (``answer`` says the bot does not write them)
     part_keys: tuple[str, ...] = ()
     small_talk: bool = False
     other_body: str | None = None
+    writing_request: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -125,6 +125,18 @@ _NAMED_DETAILS = re.compile(
 )
 
 
+# A request to write something ("帮我写一份转正申请书", "给我拟个主持词", "代写心得") asks for a text, not for a rule.
+_WRITING_REQUEST = re.compile(
+    r"(?:帮|替|给)(?:我|忙|咱|我们)[^，。？?]{0,4}?(?:写|起草|拟|排版|排个版|润色|改一改|改一下|改改)"
+    r"|代写|^(?:请)?(?:起草|拟写|撰写)"
+)
+
+
+def asks_for_writing(normalized_question: str) -> bool:
+    """Whether the message asks the bot to write or polish a text (a speech, an application, a notice)."""
+    return _WRITING_REQUEST.search(normalized_question) is not None
+
+
 def other_body(normalized_question: str) -> str | None:
     """The non-Party organisation a question is about, if it names one."""
     match = _OTHER_BODIES.search(normalized_question)

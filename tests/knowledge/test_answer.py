@@ -347,6 +347,26 @@ def test_a_verb_that_sounds_like_a_terms_last_character_is_left_alone(question: 
     assert shared_analyzer().repair(normalize_for_match(question)) == repaired
 
 
+@pytest.mark.parametrize(
+    ("message", "writing"),
+    [
+        ("帮我写一份预备党员转正申请书", True),
+        ("能不能帮我拟一个组织生活会的主持词", True),
+        ("给我写个党课讲稿，题目是新时代青年党员的担当", True),
+        ("代写一篇心得体会", True),
+        ("转正申请书要写哪些内容", False),  # asks what the rules require
+        ("预备党员要不要写思想汇报", False),
+        ("帮我算算月工资6000交多少党费", False),
+    ],
+)
+def test_a_request_to_write_a_text_is_not_answered_with_a_rule(answerer: Answerer, message: str, writing: bool) -> None:
+    answer = answerer.answer(message)
+    assert answer.writing_request is writing
+    if writing:
+        assert not answer.found
+        assert "不能代写" in answer.answer
+
+
 def test_a_question_about_another_organisation_is_told_so(answerer: Answerer) -> None:
     answer = answerer.answer("工会小组会一个月开几次")
     assert not answer.found

@@ -53,6 +53,15 @@ async def test_a_question_about_another_organisation_is_told_so(bot: ChatHarness
     assert texts.NOT_FOUND not in text
 
 
+async def test_a_request_to_write_a_text_is_declined_with_the_rules_it_touches(bot: ChatHarness) -> None:
+    (reply,) = messages(await bot.send("帮我写一份预备党员转正申请书"))
+    text = plain(reply)
+    assert "不能代写" in text
+    assert texts.NOT_FOUND not in text
+    assert "来源" not in text
+    assert any(data == "rel:yubei-zhuanzheng" for _, data in buttons(reply))  # what the application must contain
+
+
 # -- /ask ---------------------------------------------------------------------------------------------------------
 
 
