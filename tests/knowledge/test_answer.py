@@ -221,6 +221,9 @@ def test_english_is_not_read_as_pinyin(answerer: Answerer, question: str) -> Non
         ("党课讲完要不要对党员进行考试", False),  # no rule sets an exam for a 党课
         ("党员大会开会时迟到了算缺席吗", False),  # lateness is the branch's own rule
         ("支部委员能让外单位的党员来当吗", False),
+        ("支部书记由单位一把手来兼，你觉得好不好", False),  # an opinion is no rule
+        ("主题党日一般几点开始，上午还是下午好", False),
+        ("党费是交现金好还是从工资里直接扣好", False),
         ("支部书记有没有任职年龄上限", False),  # no entry on office states an age
         ("多大年龄可以申请入党", True),  # the application entry states 18 岁
         ("民盟的基层支部多少人可以成立", False),  # another party's branch
