@@ -8,9 +8,16 @@ wording of any one document.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from knowledge.analyzer import Terms
+
+# the asker's own head count: "12个正式党员", "5个支委", "30多人" (not "一个党员", who is one member)
+HEAD_COUNT = re.compile(
+    r"(?<![0-9一二三四五六七八九十两])(?:[0-9]{2,}|[2-9]|[两二三四五六七八九十][0-9一二三四五六七八九十]*)"
+    r"\s*多?\s*(?:个|名|位)?\s*(?:正式)?(?:党员|支委|委员|人)"
+)
 
 # everyday word (one word as the analyzer cuts and folds a question) -> the regulation's words for it
 FORMAL_WORDS: dict[str, tuple[str, ...]] = {
@@ -78,7 +85,10 @@ def formal_forms(word: str) -> tuple[str, ...]:
 def with_formal_words(question: Terms, cut: Callable[[str], Terms]) -> Terms:
     """The question with the regulation's words for its everyday ones added: as words for the word ranker, and in
     the text the character-bigram ranker reads."""
-    phrases = " ".join(formal for word in question.words for formal in formal_forms(word))
+    formal = [formal for word in question.words for formal in formal_forms(word)]
+    if HEAD_COUNT.search(question.normalized):  # "我们支部46个党员了" asks what the rule says of the 人数
+        formal.append("人数")
+    phrases = " ".join(formal)
     if not phrases:
         return question
     added = cut(phrases)

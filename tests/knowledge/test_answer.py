@@ -7,11 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from bench import qa_sets
 from knowledge.analyzer import shared_analyzer
 from knowledge.answer import LOCAL_PRACTICE_NOTE, Answerer
 from knowledge.answer_types import Answer
 from knowledge.calculators import calculate
 from knowledge.curated import CuratedFormatError, load_curated, parse_curated
+from knowledge.ingest import parse_file
 from knowledge.normalize import normalize_for_match
 from knowledge.passage import Passage
 from knowledge.regulation_words import FORMAL_WORDS
@@ -307,6 +309,22 @@ def test_the_article_about_a_meeting_outranks_one_that_mentions_it_in_passing() 
     answer = answerer.answer("支部党员大会多久开一回")
     assert answer.found
     assert answer.candidates[0].key == "kb1-2"
+
+
+def test_the_askers_head_count_meets_the_rule_on_how_many_members() -> None:
+    # a tuning document of 63 articles, uploaded as-is: several mention 党员 and 支部, one states the head count
+    parsed = parse_file(qa_sets.DATA / "tune_documents" / "hospital_rules.txt")
+    answerer = Answerer(
+        Passage(key=f"kb1-{n}", title=parsed.title, heading_path=p.heading_path, text=p.text, document=1)
+        for n, p in enumerate(parsed.passages, 1)
+    )
+    for question, rule in (
+        ("我们支部现在46个党员了，按规定该怎么弄", "超过40人的"),
+        ("我们科室12个正式党员，要不要选支委", "正式党员7人以上的党支部设支部委员会"),
+    ):
+        answer = answerer.answer(question)
+        assert answer.found
+        assert rule in answerer.passage(answer.candidates[0].key).text
 
 
 def test_everyday_words_meet_the_regulations_wording_for_them() -> None:
