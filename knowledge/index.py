@@ -2,10 +2,11 @@
 
 Why not rank_bm25.BM25Okapi: on a small corpus a term found in half the passages or more gets a zero or negative
 IDF, so common domain words stop counting. The IDF here (Lucene's ``ln(1 + (N - df + .5) / (df + .5))``) stays
-positive. Each passage is scored over several fields (heading, listed phrasings, keywords, body, character
-bigrams); a question that closely matches one of an entry's listed phrasings, or whose intent cues (多久, 谁 …)
-match the entry's intent tags, is boosted. ``coverage`` — the share of the question's IDF mass the passage
-contains — is the confidence that decides whether an answer is given at all.
+positive. Each passage is scored over several fields (heading, listed phrasings, keywords, body, an uploaded
+passage's first sentence, character bigrams); a question that closely matches one of an entry's listed
+phrasings, or whose intent cues (多久, 谁 …) match the entry's intent tags, is boosted. ``coverage`` — the share
+of the question's IDF mass the passage contains — is the confidence that decides whether an answer is given at
+all.
 """
 
 from __future__ import annotations
