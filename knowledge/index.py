@@ -27,7 +27,9 @@ from knowledge.passage import Passage
 # 每季度召开1次"), so a passage about the question's topic outranks one that mentions it in passing ("…前向支部党员
 # 大会报告工作"). Curated entries have phrasings and keywords for that.
 FIELD_WEIGHTS = {"heading": 1.0, "phrasing": 1.0, "keyword": 1.5, "body": 0.3, "title": 0.4, "lead": 0.3}
-FIRST_SENTENCE = re.compile(r".+?(?:[。；;！？!?]|$)", re.DOTALL)
+# at most 100 characters: a passage with no sentence end (a pasted page, a table) leads with its first 100, and
+# a megabyte upload is not cut twice
+FIRST_SENTENCE = re.compile(r".{1,100}?(?:[。；;！？!?]|$)|.{1,100}", re.DOTALL)
 BIGRAM_WEIGHT = 0.75
 K1, B = 1.2, 0.6
 INTENT_MATCH, INTENT_MISS = 1.2, 0.8
