@@ -13,12 +13,15 @@ from knowledge.lexicon import OTHER_BODIES
 # "多长时间" with "不少于2小时" and "哪一天" with "每月第二个星期四": among an uploaded document's passages that share
 # the question's words, the one stating a fact of the asked kind is the likelier answer (knowledge.document_index).
 _NUMBER = r"[0-9一二三四五六七八九十百千万两半]+"
+# a run of characters within one clause (normalize_for_match turns ，？； into , ? ;)
+_IN_CLAUSE = r"[^，。?？,.;；]"
 ANSWER_TYPES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     name: (re.compile(asked), re.compile(stated))
     for name, (asked, stated) in {
         # "多久开一次" asks how often, not how long: it is the frequency kind, checked first
         "frequency": (
-            r"(?:多久|多长时间|隔多久|多少天|几个?月|几年)[^，。?？,.;；]{0,4}(?:一次|一回|一趟|一换)|几次|多少次|几回|频率|一年.{0,4}几",
+            rf"(?:多久|多长时间|隔多久|多少天|几个?月|几年){_IN_CLAUSE}{{0,4}}(?:一次|一回|一趟|一换)"
+            r"|几次|多少次|几回|频率|一年.{0,4}几",
             rf"每(?:个)?(?:月|季度|年|半年|周|星期|学期|届)|{_NUMBER}\s*次|一次",
         ),
         "duration": (
@@ -47,9 +50,9 @@ ANSWER_TYPES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
         # that forbids it answers without an amount
         "money": (
             r"多少钱|多少元|多少万|(?:多少|几)块|奖多少|补多少|给多少|发多少"
-            r"|(?:费用|经费|报酬|补贴|补助|奖励|奖金|标准)[^，。?？,.;；]{0,4}(?:多少|几)"
-            r"|(?:多少|几)[^，。?？,.;；]{0,3}(?:费用|经费|补贴|补助|奖励)"
-            r"|(?:有没有|有无|给不给|发不发|能不能拿|能拿)[^，。?？,.;；]{0,4}(?:报酬|补贴|补助|奖励|奖金|钱)"
+            rf"|(?:费用|经费|报酬|补贴|补助|奖励|奖金|标准){_IN_CLAUSE}{{0,4}}(?:多少|几)"
+            rf"|(?:多少|几){_IN_CLAUSE}{{0,3}}(?:费用|经费|补贴|补助|奖励)"
+            rf"|(?:有没有|有无|给不给|发不发|能不能拿|能拿){_IN_CLAUSE}{{0,4}}(?:报酬|补贴|补助|奖励|奖金|钱)"
             r"|(?:报酬|补贴|补助|奖励|奖金|钱)吗",
             rf"{_NUMBER}\s*(?:元|万元|万)",
         ),
@@ -85,12 +88,12 @@ _MUST_STATE: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = tuple(
     for asked, stated in (
         # how long one sitting lasts ("一次要谈多长时间"): minutes, hours or a day
         (
-            r"(?:一次|每次|一场)[^，。?？,.;；]{0,6}(?:多长时间|多久|多长)",
+            rf"(?:一次|每次|一场){_IN_CLAUSE}{{0,6}}(?:多长时间|多久|多长)",
             rf"{_NUMBER}\s*个?(?:分钟|小时|学时|课时|天)|半天|半小时",
         ),
         # a limit ("最长多久", "至少多长时间"): any span
         (
-            r"(?:最长|最短|至少|最少)[^，。?？,.;；]{0,3}(?:多长时间|多久)",
+            rf"(?:最长|最短|至少|最少){_IN_CLAUSE}{{0,3}}(?:多长时间|多久)",
             rf"{_NUMBER}\s*个?(?:分钟|小时|学时|课时|天|日|周|月|年)|半天|半小时|半年",
         ),
         # an age ("任职有没有年龄上限"): an age stated
@@ -127,7 +130,7 @@ _NAMED_DETAILS = re.compile(
 
 # A request to write something ("帮我写一份转正申请书", "给我拟个主持词", "代写心得") asks for a text, not for a rule.
 _WRITING_REQUEST = re.compile(
-    r"(?:帮|替|给)(?:我|忙|咱|我们)[^，。?？,.;；]{0,4}?(?:写|起草|拟|排版|排个版|润色|改一改|改一下|改改)"
+    rf"(?:帮|替|给)(?:我|忙|咱|我们){_IN_CLAUSE}{{0,4}}?(?:写|起草|拟|排版|排个版|润色|改一改|改一下|改改)"
     r"|代写|^(?:请)?(?:起草|拟写|撰写)"
 )
 
@@ -138,7 +141,7 @@ def asks_for_writing(normalized_question: str) -> bool:
 
 
 # A question for an opinion or a preference ("你觉得好不好", "上午好还是下午好"): no rule is an opinion.
-_OPINION = re.compile(r"你觉得|您觉得|好还是|还是[^，。?？,.;；]{1,8}好[吗呢啊？?]*$")
+_OPINION = re.compile(rf"你觉得|您觉得|好还是|还是{_IN_CLAUSE}{{1,8}}好[吗呢啊？?]*$")
 
 
 def other_body(normalized_question: str) -> str | None:

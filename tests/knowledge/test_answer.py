@@ -13,10 +13,10 @@ from knowledge.answer import LOCAL_PRACTICE_NOTE, Answerer
 from knowledge.answer_types import Answer
 from knowledge.calculators import calculate
 from knowledge.curated import CuratedFormatError, load_curated, parse_curated
-from knowledge.ingest import parse_file
 from knowledge.normalize import normalize_for_match
 from knowledge.passage import Passage
 from knowledge.regulation_words import FORMAL_WORDS
+from tests.knowledge.uploads import uploaded_passages
 
 DEV_DIR = Path(__file__).parent.parent / "data" / "dev"
 
@@ -263,6 +263,13 @@ def _uploaded(*articles: tuple[str, str]) -> Answerer:
     )
 
 
+def _quoted_key(answerer: Answerer, question: str) -> str:
+    """The passage a question is answered from; the question must be answered."""
+    answer = answerer.answer(question)
+    assert answer.found, question
+    return answer.candidates[0].key
+
+
 def test_a_document_passage_is_quoted_only_when_it_states_the_kind_of_fact_asked() -> None:
     answerer = _uploaded(
         ("第三条", "支部党员大会一般每季度召开1次，由支部书记召集并主持。"),
@@ -281,9 +288,7 @@ def test_a_question_whether_money_may_be_spent_is_answered_by_the_rule_without_a
         ("第三十条", "党支部工作经费可以用于购买学习资料、开展主题党日活动。"),
         ("第三十一条", "党支部工作经费不得用于发放津贴、补贴、奖金，不得用于宴请。"),
     )
-    spend = answerer.answer("年底了能不能用支部经费给委员发点补贴")  # asks whether, not how much
-    assert spend.found
-    assert spend.candidates[0].key == "kb1-2"
+    assert _quoted_key(answerer, "年底了能不能用支部经费给委员发点补贴") == "kb1-2"  # asks whether, not how much
     assert not answerer.answer("支部委员一个月补贴多少钱").found  # no article states an amount
     assert not answerer.answer("当支部委员有补贴吗").found  # nor whether there is one
 
@@ -304,25 +309,17 @@ def test_the_article_about_a_meeting_outranks_one_that_mentions_it_in_passing() 
         ),
     )
     # the articles on the secretary and on absences mention the meeting; the one that begins with it answers
-    answer = answerer.answer("支部党员大会多久开一回")
-    assert answer.found
-    assert answer.candidates[0].key == "kb1-2"
+    assert _quoted_key(answerer, "支部党员大会多久开一回") == "kb1-2"
 
 
 def test_the_askers_head_count_meets_the_rule_on_how_many_members() -> None:
     # a tuning document of 63 articles, uploaded as-is: several mention 党员 and 支部, one states the head count
-    parsed = parse_file(qa_sets.DATA / "tune_documents" / "hospital_rules.txt")
-    answerer = Answerer(
-        Passage(key=f"kb1-{n}", title=parsed.title, heading_path=p.heading_path, text=p.text, document=1)
-        for n, p in enumerate(parsed.passages, 1)
-    )
+    answerer = Answerer(uploaded_passages(qa_sets.DATA / "tune_documents" / "hospital_rules.txt"))
     for question, rule in (
         ("我们支部现在46个党员了，按规定该怎么弄", "超过40人的"),
         ("我们科室12个正式党员，要不要选支委", "正式党员7人以上的党支部设支部委员会"),
     ):
-        answer = answerer.answer(question)
-        assert answer.found
-        assert rule in answerer.passage(answer.candidates[0].key).text
+        assert rule in answerer.passage(_quoted_key(answerer, question)).text
 
 
 def test_everyday_words_meet_the_regulations_wording_for_them() -> None:
@@ -332,9 +329,7 @@ def test_everyday_words_meet_the_regulations_wording_for_them() -> None:
         ("（三）积分兑换", "积分可以兑换日用品，1分折合1元。"),
     )
     # "攒" is the regulation's "累计", "最多" its "上限": without them the scoring article would win
-    answer = answerer.answer("一年最多能攒多少分")
-    assert answer.found
-    assert answer.candidates[0].key == "kb1-2"
+    assert _quoted_key(answerer, "一年最多能攒多少分") == "kb1-2"
     assert answerer.answer("积分能换多少钱的东西").candidates[0].key == "kb1-3"
 
 
@@ -345,12 +340,8 @@ def test_the_askers_own_amount_or_age_is_held_by_the_rule_that_states_the_thresh
         ("第十四条", "党员活动室由组织委员负责日常管理，钥匙统一保管。"),
     )
     # the rule names 2000元 and 75周岁, never the asker's 三千块 or 七十七
-    computer = answerer.answer("买台三千块的电脑要不要货比三家")
-    assert computer.found
-    assert computer.candidates[0].key == "kb1-1"
-    elderly = answerer.answer("我七十七了身体不太好，还得联系住户么")
-    assert elderly.found
-    assert elderly.candidates[0].key == "kb1-2"
+    assert _quoted_key(answerer, "买台三千块的电脑要不要货比三家") == "kb1-1"
+    assert _quoted_key(answerer, "我七十七了身体不太好，还得联系住户么") == "kb1-2"
     # the amount alone answers nothing: the article about the room states no number, the others no room or shelf
     assert not answerer.answer("活动室买个八百块的书架谁批").found
 

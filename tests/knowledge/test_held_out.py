@@ -13,8 +13,7 @@ from bench import qa_sets
 from bench.qa_sets import Reply, reply_of
 from knowledge.answer import Answerer
 from knowledge.curated import load_curated
-from knowledge.ingest import parse_file
-from knowledge.passage import Passage
+from tests.knowledge.uploads import uploaded_passages
 
 FLOORS = {
     "blind rules": 0.90,
@@ -56,11 +55,7 @@ def test_blind_sets_stay_above_their_floors(curated: tuple[Answerer, dict[str, t
 @pytest.mark.parametrize("name", qa_sets.DOCUMENTS)
 def test_uploaded_documents_answer_their_questions(name: str) -> None:
     path, rows = qa_sets.document_rows(name)
-    parsed = parse_file(path)
-    passages = [
-        Passage(key=f"kb1-{n}", title=parsed.title, heading_path=p.heading_path, text=p.text, document=1)
-        for n, p in enumerate(parsed.passages, 1)
-    ]
+    passages = uploaded_passages(path)
     answerer = Answerer([*load_curated(), *passages])
     texts = {p.key: p.text for p in passages}
     answered, _ = qa_sets.score_document(
