@@ -6,6 +6,7 @@ word for it. The jieba tokenizer is private to this module and loaded once.
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import os
@@ -57,6 +58,8 @@ class Analyzer:
         self._max_information = math.log(self._tokenizer.total)
         self._by_sound = self._sound_table()
         self._max_sound_len = max((len(t) for t in self._by_sound.values()), default=0)
+        self._own_words: frozenset[str] = frozenset()  # a document's own words (with_document_words)
+        self._own_word_pattern: re.Pattern[str] | None = None
         self.analyze("支委会")  # pays pypinyin's and jieba's lazy loading now, not on the first question
 
     def _sound_table(self) -> dict[str, str]:
@@ -117,7 +120,7 @@ class Analyzer:
         if repair:
             normalized = self.repair(normalized)
         words: list[str] = []
-        for token in self._tokenizer.lcut(normalized):
+        for token in self._cut(normalized):
             token = token.strip()
             if not token or token in lexicon.STOPWORDS or not _WORDISH.search(token):
                 continue
@@ -125,24 +128,43 @@ class Analyzer:
         bigrams = [run[i : i + 2] for run in _CJK_RUN.findall(normalized) for i in range(len(run) - 1)]
         return Terms(tuple(words), tuple(bigrams), normalized)
 
-    def learn(self, normalized_texts: Iterable[str]) -> list[str]:
-        """Find a document's own words (knowledge.vocabulary) and teach them to jieba; returns them.
+    def with_document_words(self, normalized_texts: Iterable[str]) -> Analyzer:
+        """A view of this analyzer that keeps a document's own words whole (knowledge.vocabulary); shares the rest.
 
-        They stay for the life of the process, like the domain dictionary; a bounded number per document.
+        The shared tokenizer itself never changes: a word one branch's upload brings ("政治生日") must not change
+        how the curated entries, another branch's documents or later questions are cut. The view cuts only the
+        text around the document's words instead, for the document's passages and for questions put to it.
         """
         words = document_words(normalized_texts, self._tokenizer.FREQ, self._tokenizer.lcut)
-        for word in words:
-            if not self._tokenizer.FREQ.get(word):
-                self._tokenizer.add_word(word)
-        return words
+        view = copy.copy(self)
+        view._own_words = frozenset(words)
+        if words:  # the longest first: an alternation takes the first that matches
+            view._own_word_pattern = re.compile("|".join(map(re.escape, sorted(words, key=len, reverse=True))))
+        return view
+
+    @property
+    def own_words(self) -> frozenset[str]:
+        return self._own_words
+
+    def _cut(self, normalized: str) -> list[str]:
+        """jieba's words, the document's own words kept whole wherever they occur."""
+        if self._own_word_pattern is None:
+            return self._tokenizer.lcut(normalized)
+        tokens: list[str] = []
+        start = 0
+        for match in self._own_word_pattern.finditer(normalized):
+            tokens += self._tokenizer.lcut(normalized[start : match.start()])
+            tokens.append(match.group(0))
+            start = match.end()
+        return tokens + self._tokenizer.lcut(normalized[start:])
 
     def is_noun(self, word: str) -> bool:
         """A noun by jieba's dictionary tags, a domain term or an uncovered topic; unknown words are not."""
         return word in self._terms or word in self._nouns
 
     def knows(self, word: str) -> bool:
-        """A dictionary word (jieba's, the domain's or a document's), not one jieba guessed."""
-        return bool(self._tokenizer.FREQ.get(word)) or word in self._canonical
+        """A dictionary word (jieba's, the domain's or the document's own), not one jieba guessed."""
+        return bool(self._tokenizer.FREQ.get(word)) or word in self._canonical or word in self._own_words
 
     def is_domain_term(self, word: str) -> bool:
         return word in self._domain_terms

@@ -22,7 +22,7 @@ from knowledge.analyzer import Analyzer, Terms, shared_analyzer
 from knowledge.answer_types import Answer, Candidate, Source
 from knowledge.asked_kinds import asks_for_writing, other_body, states_what_is_asked
 from knowledge.calculators import Calculation, calculate
-from knowledge.document_index import DocumentIndex, DocumentQuestion
+from knowledge.document_index import DocumentIndex
 from knowledge.index import Hit
 from knowledge.intents import INTENT_CUES
 from knowledge.normalize import normalize_for_match
@@ -174,9 +174,7 @@ class Answerer:
         by coverage, the only measure they share."""
         terms = self._analyzer.analyze(question.strip()[:MAX_QUESTION_CHARS])
         ranked = [self._index.search(terms, scope, limit=limit)]
-        if documents := self._visible_documents(scope):
-            prepared = DocumentQuestion.of(terms, self._analyzer)
-            ranked += [document.search(prepared, limit) for document in documents]
+        ranked += [document.search(terms, limit) for document in self._visible_documents(scope)]
         return [_candidate(h) for h in _merged_by_coverage(ranked)[:limit]]
 
     def explain(self, key: str, scope: int | None = None) -> Answer | None:
@@ -218,8 +216,7 @@ class Answerer:
         documents = self._visible_documents(scope)
         if not documents:
             return None, False
-        question = DocumentQuestion.of(terms, self._analyzer)
-        found = [best for document in documents if (best := document.best(question)) is not None]
+        found = [best for document in documents if (best := document.best(terms)) is not None]
         return max(found, key=lambda best: (best[1], best[0].coverage), default=(None, False))
 
     def _resolve_readings(

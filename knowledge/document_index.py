@@ -42,16 +42,18 @@ LOOSE_KINDS = frozenset({"who"})
 
 
 @dataclass(frozen=True, slots=True)
-class DocumentQuestion:
-    """A question prepared once for all uploaded documents: its terms, the same with the regulation's words for its
-    everyday ones added (for ranking), and the kinds of fact it asks for."""
+class _Question:
+    """A question as one document sees it: its terms (cut with the document's own words), the same with the
+    regulation's words for its everyday ones added (for ranking), and the kinds of fact it asks for."""
 
     terms: Terms
     expanded: Terms
     kinds: frozenset[str]
 
     @classmethod
-    def of(cls, terms: Terms, analyzer: Analyzer) -> DocumentQuestion:
+    def of(cls, terms: Terms, analyzer: Analyzer) -> _Question:
+        if analyzer.own_words:  # the question was cut by the shared analyzer, which does not know them
+            terms = analyzer.analyze(terms.normalized, repair=False)
         expanded = with_formal_words(terms, lambda text: analyzer.analyze(text, repair=False))
         return cls(terms, expanded, answer_types(terms.normalized))
 
@@ -62,16 +64,16 @@ class DocumentIndex:
     def __init__(self, passages: Sequence[Passage], analyzer: Analyzer) -> None:
         self.passages = list(passages)
         self.scope = self.passages[0].scope if self.passages else None
-        self._analyzer = analyzer
         self._texts = [matching_text(p) for p in self.passages]
-        self.words = analyzer.learn(self._texts)
+        self._analyzer = analyzer.with_document_words(self._texts)
         self._states_number = [STATES_NUMBER.search(text) is not None for text in self._texts]
-        self._ranker = Ranker(self.passages, analyzer)
+        self._ranker = Ranker(self.passages, self._analyzer)
 
-    def search(self, question: DocumentQuestion, limit: int) -> list[Hit]:
+    def search(self, terms: Terms, limit: int) -> list[Hit]:
         """The best passages, each with its coverage of the question judged against this document. Of the leading
         passages, the one that holds most of the question comes first (ties: the better ranked), a passage stating
         a fact of the kind asked ("几天", "多少分") earning a bonus: that is the one answering quotes."""
+        question = _Question.of(terms, self._analyzer)
         hits = self._ranker.search(question.expanded, self.scope, limit=max(limit, LEADERS))
         hits = [replace(h, coverage=self._coverage(question.terms, h)) for h in hits]
 
@@ -82,14 +84,14 @@ class DocumentIndex:
         leaders = sorted(hits[:LEADERS], key=merit, reverse=True)  # a stable sort keeps the better ranked of equals
         return (leaders + hits[LEADERS:])[:limit]
 
-    def best(self, question: DocumentQuestion) -> tuple[Hit, bool] | None:
+    def best(self, terms: Terms) -> tuple[Hit, bool] | None:
         """The passage answering quotes, and whether it can be quoted: it holds enough of the question and, when the
         question asks for a number, a date or a share, it states one of that kind."""
-        hits = self.search(question, 1)
+        hits = self.search(terms, 1)
         if not hits:
             return None
         hit = hits[0]
-        kinds = question.kinds - LOOSE_KINDS
+        kinds = answer_types(terms.normalized) - LOOSE_KINDS
         quotable = hit.coverage >= MIN_COVERAGE and (not kinds or states_answer_type(self._texts[hit.number], kinds))
         return hit, quotable
 

@@ -51,10 +51,25 @@ def document_words(
             and gram[-1] not in _EDGE_CHARS
             and _varied(left[gram], count)
             and _varied(right[gram], count)
-            and any(len(piece) == 1 for piece in cut(gram))  # jieba would break it into characters
+            and _new_word(gram, left[gram], right[gram], known, cut)
         ):
             chosen[gram] = max(chosen[gram], count)
     return [w for w, _ in chosen.most_common(MAX_WORDS) if MIN_CHARS <= len(w) <= MAX_CHARS]
+
+
+def _new_word(
+    gram: str, left: Counter[str], right: Counter[str], known: Mapping[str, int], cut: Callable[[str], list[str]]
+) -> bool:
+    """jieba breaks the sequence into characters, but not into one known word and a character ("本支部", "开一次"),
+    and in most of its occurrences no dictionary word reaches into it from either side: "员每年" is the end of
+    党员, 委员 and 成员, then 每年."""
+    pieces = cut(gram)
+    if all(len(piece) > 1 for piece in pieces) or max(map(len, pieces)) >= len(gram) - 1:
+        return False
+    count = sum(left.values())
+    reached_from_left = sum(n for c, n in left.items() if known.get(c + gram[0]) or known.get(c + gram[:2]))
+    reached_from_right = sum(n for c, n in right.items() if known.get(gram[-1] + c) or known.get(gram[-2:] + c))
+    return max(reached_from_left, reached_from_right) <= MAX_NEIGHBOUR_SHARE * count
 
 
 def _varied(neighbours: Counter[str], count: int) -> bool:
