@@ -283,6 +283,14 @@ def test_a_document_passage_is_quoted_only_when_it_states_the_kind_of_fact_asked
     assert unanswered.candidates[0].key == "kb1-1"  # still offered as the nearest topic
 
 
+def test_a_fraction_or_minutes_is_no_score() -> None:
+    quorum = ("第二十条", "党员大会须有应到会党员的五分之四以上到会方可召开，每人发言一般不超过8分钟。")
+    scoring = ("第四十条", "年度考核实行百分制，党员大会召开情况占20分。")
+    # "五分之四" and "8分钟" state a share and a duration, not a score
+    assert _quoted_key(_uploaded(quorum, scoring), "考核的时候党员大会这一项给多少分") == "kb1-2"
+    assert not _uploaded(quorum).answer("考核的时候党员大会这一项给多少分").found
+
+
 def test_a_question_whether_money_may_be_spent_is_answered_by_the_rule_without_an_amount() -> None:
     answerer = _uploaded(
         ("第三十条", "党支部工作经费可以用于购买学习资料、开展主题党日活动。"),
