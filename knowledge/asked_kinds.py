@@ -56,6 +56,14 @@ ANSWER_TYPES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
             r"|(?:报酬|补贴|补助|奖励|奖金|钱)吗",
             rf"{_NUMBER}\s*(?:元|万元|万)",
         ),
+        # a telephone number (not any 联系方式: 通过微信报告 answers how), a person's name, a time of day: a rule that
+        # states none of it does not answer
+        "phone": (
+            rf"(?:电话|手机|号码|热线){_IN_CLAUSE}{{0,3}}(?:多少|几)|手机号|联系电话",
+            r"[0-9]{7,}|[0-9]{3,4}-[0-9]{7,8}",
+        ),
+        "name": (r"叫什么名字|叫啥名|姓什么|哪位(?:同志|老师|领导)", r"同志"),
+        "clock": (r"几点", rf"{_NUMBER}\s*(?:点|时)(?!半数)|[0-9]{{1,2}}:[0-9]{{2}}|上午|下午|晚上|早上"),
         "who": (r"谁|哪个单位|哪个部门|由哪|哪一级|找哪", r"负责|牵头|主持|由|组织部|党委|党工委|书记|委员|支部"),
     }.items()
 }

@@ -291,6 +291,20 @@ def test_a_fraction_or_minutes_is_no_score() -> None:
     assert not _uploaded(quorum).answer("考核的时候党员大会这一项给多少分").found
 
 
+def test_a_phone_number_a_name_or_a_time_of_day_is_answered_only_where_stated() -> None:
+    answerer = _uploaded(
+        ("第五条", "全院统一将每月第二个星期四定为主题党日，每次不少于半天，由党办负责协调。"),
+        ("第九条", "领导小组由院党委书记任组长，办公室设在党办。"),
+    )
+    for question in ("主题党日那天几点开始", "党办的联系电话是多少", "领导小组组长叫什么名字"):
+        unanswered = answerer.answer(question)
+        assert not unanswered.found, question
+        assert unanswered.candidates, question  # the article is still offered as the nearest topic
+    stated = _uploaded(("第五条", "主题党日活动一般在下午2点开始，党办值班电话0571-88886666。"))
+    assert stated.answer("主题党日几点开始").found
+    assert stated.answer("党办电话是多少").found
+
+
 def test_a_question_whether_money_may_be_spent_is_answered_by_the_rule_without_an_amount() -> None:
     answerer = _uploaded(
         ("第三十条", "党支部工作经费可以用于购买学习资料、开展主题党日活动。"),
