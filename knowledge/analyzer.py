@@ -30,6 +30,7 @@ DICTIONARY_MIN_FREQUENCY = 5
 
 _WORDISH = re.compile(r"[0-9a-z\u3400-\u9fff]")
 _CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
+_LONG_ASCII = re.compile(r"([0-9a-z]{64,})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,14 +150,27 @@ class Analyzer:
     def _cut(self, normalized: str) -> list[str]:
         """jieba's words, the document's own words kept whole wherever they occur."""
         if self._own_word_pattern is None:
-            return self._tokenizer.lcut(normalized)
+            return self._lcut(normalized)
         tokens: list[str] = []
         start = 0
         for match in self._own_word_pattern.finditer(normalized):
-            tokens += self._tokenizer.lcut(normalized[start : match.start()])
+            tokens += self._lcut(normalized[start : match.start()])
             tokens.append(match.group(0))
             start = match.end()
-        return tokens + self._tokenizer.lcut(normalized[start:])
+        return tokens + self._lcut(normalized[start:])
+
+    def _lcut(self, normalized: str) -> list[str]:
+        """jieba's words; a long run of letters and digits is one token, as jieba would make it, without jieba
+        walking its dictionary graph one character at a time (a pasted megabyte of it took seconds)."""
+        if _LONG_ASCII.search(normalized) is None:
+            return self._tokenizer.lcut(normalized)
+        tokens: list[str] = []
+        for piece in _LONG_ASCII.split(normalized):
+            if _LONG_ASCII.fullmatch(piece):
+                tokens.append(piece)
+            elif piece:
+                tokens += self._tokenizer.lcut(piece)
+        return tokens
 
     def is_noun(self, word: str) -> bool:
         """A noun by jieba's dictionary tags, a domain term or an uncovered topic; unknown words are not."""

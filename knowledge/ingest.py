@@ -31,6 +31,11 @@ from knowledge.zip_bounds import MAX_UNCOMPRESSED_BYTES, ZipTooLarge, check_zip
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
 SUPPORTED_SUFFIXES = (".md", ".txt", ".docx", ".pdf")
+# A speech's paragraph often makes several points (一是…二是…): paragraphs and sentences are grouped into passages of
+# about 400 characters, so that a question meets the point it asks about rather than a long passage that mentions
+# everything (tuning documents: 2 more answered than at 800). Only one sentence longer than that stands alone, cut
+# at 800 characters.
+PASSAGE_CHARS = 400
 MAX_PASSAGE_CHARS = 800
 MAX_PASSAGES = 2000
 MAX_LINES = 200_000
@@ -422,12 +427,12 @@ _SENTENCE = re.compile(r".+?(?:[。！？!?；;][”’」』）)]*|$)", re.DOTA
 
 
 def _split_long(text: str) -> list[str]:
-    """Cut text longer than MAX_PASSAGE_CHARS at paragraph, else sentence, else hard boundaries."""
-    if len(text) <= MAX_PASSAGE_CHARS:
+    """Cut text longer than PASSAGE_CHARS at paragraph, else sentence, else hard boundaries."""
+    if len(text) <= PASSAGE_CHARS:
         return [text] if text else []
     units: list[str] = []
     for paragraph in text.splitlines(keepends=True):
-        if len(paragraph) <= MAX_PASSAGE_CHARS:
+        if len(paragraph) <= PASSAGE_CHARS:
             units.append(paragraph)
             continue
         for sentence in _SENTENCE.findall(paragraph):
@@ -437,7 +442,7 @@ def _split_long(text: str) -> list[str]:
     pieces: list[str] = []
     current = ""
     for unit in units:
-        if current and len(current) + len(unit) > MAX_PASSAGE_CHARS:
+        if current and len(current) + len(unit) > PASSAGE_CHARS:
             pieces.append(current)
             current = ""
         current += unit

@@ -51,3 +51,9 @@ def test_another_documents_words_change_nothing_of_how_a_document_is_ranked() ->
     for row in qa_sets.document_rows("district_speech", TUNING)[1]:
         ranked_alone = [c.key for c in alone.rank(row["q"], limit=5)]
         assert [c.key for c in together.rank(row["q"], limit=60) if c.key.startswith("kb1-")][:5] == ranked_alone
+
+
+def test_a_long_run_of_letters_is_cut_as_jieba_cuts_it() -> None:
+    # the analyzer keeps such a run whole without jieba's graph walk; the words must be the same
+    text = "党员大会" + "x" * 100 + "支委会a1" + "7" * 70
+    assert shared_analyzer().analyze(text, repair=False).words == ("支部党员大会", "x" * 100, "支委会", "a1" + "7" * 70)
