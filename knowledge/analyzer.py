@@ -147,6 +147,10 @@ class Analyzer:
     def own_words(self) -> frozenset[str]:
         return self._own_words
 
+    def cuts_differently(self, normalized: str) -> bool:
+        """Whether the text holds one of the document's own words, so that this view cuts it differently."""
+        return self._own_word_pattern is not None and self._own_word_pattern.search(normalized) is not None
+
     def _cut(self, normalized: str) -> list[str]:
         """jieba's words, the document's own words kept whole wherever they occur."""
         if self._own_word_pattern is None:

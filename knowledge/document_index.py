@@ -52,7 +52,7 @@ class _Question:
 
     @classmethod
     def of(cls, terms: Terms, analyzer: Analyzer) -> _Question:
-        if analyzer.own_words:  # the question was cut by the shared analyzer, which does not know them
+        if analyzer.cuts_differently(terms.normalized):  # cut by the shared analyzer, which knows no own word
             terms = analyzer.analyze(terms.normalized, repair=False)
         expanded = with_formal_words(terms, lambda text: analyzer.analyze(text, repair=False))
         return cls(terms, expanded, answer_types(terms.normalized))
