@@ -350,6 +350,12 @@ def test_chinese_numerals_in_counts() -> None:
     assert "3 名预备党员" in answer
 
 
+def test_spoken_numerals_are_counts() -> None:
+    answer = _calc("我们支部5个党员，今天只来了仨，能开大会吗").answer
+    assert answer.count("实到 3 人，已超过半数，可以表决。") == 2
+    assert "实到 2 人，不到半数，不能表决。" in _calc("支部5个党员，就来了俩，一般事项能表决吗").answer
+
+
 def test_present_and_yes_votes_are_checked_against_expected_attendance() -> None:
     answer = _calc("应到20人，实到15人，赞成9票，能通过吗").answer
     assert answer.count("实到 15 人，已超过半数，可以表决。") == 2  # both rules, the subject is not stated
