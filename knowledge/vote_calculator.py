@@ -107,8 +107,10 @@ RIGHT_ELECT = "选举权"
 
 VOTE_CUES = tuple(
     "到会 到场 参会 参加 出席 到齐 实到 应到 赞成 同意票 票 当选 法定人数 "
-    "能开 召开 有效 过半 半数 4/5 五分之四 到多少 到几 来多少 来几 表决".split()
+    "能开 召开 有效 过半 半数 4/5 五分之四 来多少 来几 表决".split()
 )
+# "要到多少人" asks who must attend; in "能拿到多少经费", "评到几星" 到 only completes another verb
+_ATTEND_HOW_MANY = re.compile(r"(?<![拿得收领用做达找分拨批排写学考评挣赚])到(?:多少|几)")
 ELECTION_WORDS = tuple("选举 换届 当选 选票 候选 差额 选出 改选 补选".split())
 COMMITTEE_WORDS = tuple("支委会 支部委员会 委员会会议".split())
 ASSEMBLY_WORDS = tuple("党员大会 支部大会".split())
@@ -251,7 +253,9 @@ def _voters(q: str, counts: _Counts, right: str) -> tuple[int, str] | None:
 
 
 def votes(q: str) -> Calculation | None:
-    if not (has_any(q, VOTE_CUES) or _VOTE_PASS.search(q)) or has_any(q, NOT_COUNTED_MEETINGS):
+    if not (has_any(q, VOTE_CUES) or _VOTE_PASS.search(q) or _ATTEND_HOW_MANY.search(q)) or has_any(
+        q, NOT_COUNTED_MEETINGS
+    ):
         return None
     asks = _HOW_MANY.search(q) is not None
     counts = _counts(q)

@@ -464,6 +464,8 @@ def test_committee_present_count() -> None:
         "党员代表大会要到多少代表才有效",  # not the branch assembly's rule
         "退休党员交了几十年党费，退休后有没有额外的补贴",  # what a member receives
         "村民代表会议要多少人到场才有效",  # another body
+        "我们支部15个党员，一年能拿到多少活动经费",  # money a branch receives, not who attends
+        "支部9个党员，考核能评到几星",
         "",
     ],
 )
