@@ -291,6 +291,14 @@ def test_a_fraction_or_minutes_is_no_score() -> None:
     assert not _uploaded(quorum).answer("考核的时候党员大会这一项给多少分").found
 
 
+def test_an_occasion_answers_when_a_meeting_is_held() -> None:
+    answerer = _uploaded(
+        ("第十八条", "党小组会一般每月召开1次，可以安排在科室交班会或者病例讨论之后进行。"),
+        ("第二十条", "党员大会一般每季度召开1次。"),
+    )
+    assert _quoted_key(answerer, "党小组会一般放在什么时候开") == "kb1-1"
+
+
 def test_a_phone_number_a_name_or_a_time_of_day_is_answered_only_where_stated() -> None:
     answerer = _uploaded(
         ("第五条", "全院统一将每月第二个星期四定为主题党日，每次不少于半天，由党办负责协调。"),
