@@ -40,6 +40,11 @@ MIN_CONFIDENCE = 0.5
 MIN_COVERAGE_ALONE, MIN_CONFIDENCE_ALONE = 0.5, 0.7  # when the two rankers put different passages first
 MAX_QUESTION_CHARS = 300  # longer input is cut before analysis; a question is never that long
 NEAREST_TOPICS = 3
+# what a document passage must speak of to stand beside a worked answer of each kind
+CALCULATION_SUBJECTS = {
+    "votes": re.compile(r"到会|表决|半数|过半|分之|出席|赞成|法定人数"),
+    "dues": re.compile(r"党费"),
+}
 EXCERPT_CHARS = 260  # a document passage longer than this is quoted by its best sentences
 
 NOT_FOUND = "抱歉，没有找到可靠的答案。请换个说法再问，或咨询上级党组织。"
@@ -145,13 +150,17 @@ class Answerer:
         return self._from_resolved(question, self._resolve(text, scope))
 
     def _calculated(self, question: str, text: str, calculation: Calculation, scope: int | None) -> Answer:
-        """A worked answer; a rule asked without numbers is led by the branch's own document when it answers."""
+        """A worked answer, led by the branch's own document when a passage of it answers: a branch may set its own
+        quorum ("三分之二以上委员到会") or say how its dues are handled."""
         source = Source(calculation.title, calculation.section)
         terms = self._analyzer.analyze(text)
-        own, quotable = (
-            (None, False) if any(c.isdigit() for c in terms.normalized) else self._document_hit(terms, scope)
+        own, quotable = self._document_hit(terms, scope)
+        # the asker's own numbers meet any article that states a number: with them, the article must be on the subject
+        on_subject = own is not None and (
+            not any(c.isdigit() for c in terms.normalized)
+            or CALCULATION_SUBJECTS[calculation.kind].search(own.passage.text)
         )
-        if own is None or not quotable:
+        if own is None or not quotable or not on_subject:
             return Answer(question, True, calculation.answer, 1.0, source, [])
         passage = own.passage
         blocks = [

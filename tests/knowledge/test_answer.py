@@ -291,6 +291,19 @@ def test_a_fraction_or_minutes_is_no_score() -> None:
     assert not _uploaded(quorum).answer("考核的时候党员大会这一项给多少分").found
 
 
+def test_a_worked_head_count_is_led_by_the_branchs_own_rule_on_it() -> None:
+    answerer = _uploaded(
+        ("第六条", "党支部党员人数一般控制在8人至40人之间，超过40人的应当拆分。"),
+        ("第十七条", "支部委员会会议一般每月召开1次，须有三分之二以上委员到会方可召开。"),
+    )
+    own_rule = answerer.answer("我们5个支委今天来了3个，支委会能开吗")
+    assert own_rule.answer.startswith("【《某支部的办法》 第十七条】") and "【通用规定】" in own_rule.answer
+    assert own_rule.answer.index("三分之二以上委员到会") < own_rule.answer.index("实到 3 名委员，可以召开")
+    # an article that only states a number ("8人至40人") says nothing about this count
+    without = _uploaded(("第六条", "党支部党员人数一般控制在8人至40人之间，超过40人的应当拆分。"))
+    assert without.answer("我们5个支委今天来了3个，支委会能开吗").answer.startswith("支委会 5 名委员")
+
+
 def test_an_occasion_answers_when_a_meeting_is_held() -> None:
     answerer = _uploaded(
         ("第十八条", "党小组会一般每月召开1次，可以安排在科室交班会或者病例讨论之后进行。"),
