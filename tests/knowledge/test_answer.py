@@ -304,6 +304,13 @@ def test_a_worked_head_count_is_led_by_the_branchs_own_rule_on_it() -> None:
     assert without.answer("我们5个支委今天来了3个，支委会能开吗").answer.startswith("支委会 5 名委员")
 
 
+def test_a_passage_stating_the_kind_of_fact_asked_needs_less_of_the_wording() -> None:
+    # a tuning document's article; the question shares little of its wording, but asks how long, and it says
+    answerer = Answerer(uploaded_passages(qa_sets.DATA / "tune_documents" / "enterprise_rules.txt"))
+    key = _quoted_key(answerer, "支书位子空着的时候，临时主持的人能干多长时间？")
+    assert "主持工作时间一般不超过6个月" in answerer.passage(key).text
+
+
 def test_an_occasion_answers_when_a_meeting_is_held() -> None:
     answerer = _uploaded(
         ("第十八条", "党小组会一般每月召开1次，可以安排在科室交班会或者病例讨论之后进行。"),
