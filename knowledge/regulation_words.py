@@ -54,6 +54,8 @@ FORMAL_WORDS: dict[str, tuple[str, ...]] = {
     **dict.fromkeys(("小时", "钟头"), ("学时", "课时")),
     **dict.fromkeys(("一换",), ("任期", "届满")),
     **dict.fromkeys(("一届",), ("每届", "任期")),
+    **dict.fromkeys(("老百姓", "百姓"), ("群众",)),
+    **dict.fromkeys(("年纪", "岁数"), ("年龄",)),
     **dict.fromkeys(("本子",), ("记录本", "登记簿", "台账")),
     **dict.fromkeys(("打工", "务工"), ("外出",)),
     **dict.fromkeys(("拖", "推迟", "推后", "顺延", "晚点"), ("延期", "延长")),
