@@ -56,6 +56,7 @@ FORMAL_WORDS: dict[str, tuple[str, ...]] = {
     **dict.fromkeys(("一届",), ("每届", "任期")),
     **dict.fromkeys(("老百姓", "百姓"), ("群众",)),
     **dict.fromkeys(("年纪", "岁数"), ("年龄",)),
+    **dict.fromkeys(("腾讯会议", "钉钉", "视频会议"), ("视频",)),
     **dict.fromkeys(("本子",), ("记录本", "登记簿", "台账")),
     **dict.fromkeys(("打工", "务工"), ("外出",)),
     **dict.fromkeys(("拖", "推迟", "推后", "顺延", "晚点"), ("延期", "延长")),
