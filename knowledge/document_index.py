@@ -22,7 +22,7 @@ from knowledge.regulation_words import formal_forms, with_formal_words
 
 # words that point at the document rather than at what is asked ("讲话里说…", "办法规定…")
 DOCUMENT_POINTERS = frozenset(
-    "讲话 文件 办法 规定 条例 文中 里面 里 提到 说 讲 写 这份 材料 上面 中 当中 提出 强调".split()
+    "讲话 文件 办法 规定 条例 条文 条款 文中 里面 里 提到 说 讲 写 这份 材料 上面 中 当中 提出 强调".split()
 )
 SINGLE_CHARACTER_WEIGHT = 0.4  # a one-character word ("跑", "送") says little about the topic
 PARTIAL_CREDIT = 0.5  # a word whose characters all occur in the passage, though not the word itself
