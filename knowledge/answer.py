@@ -156,11 +156,9 @@ class Answerer:
         terms = self._analyzer.analyze(text)
         own, quotable = self._document_hit(terms, scope)
         # the asker's own numbers meet any article that states a number: with them, the article must be on the subject
-        on_subject = own is not None and (
-            not any(c.isdigit() for c in terms.normalized)
-            or CALCULATION_SUBJECTS[calculation.kind].search(own.passage.text)
-        )
-        if own is None or not quotable or not on_subject:
+        numbers = any(c.isdigit() for c in terms.normalized)
+        subject = CALCULATION_SUBJECTS[calculation.kind]
+        if own is None or not quotable or (numbers and not subject.search(own.passage.text)):
             return Answer(question, True, calculation.answer, 1.0, source, [])
         passage = own.passage
         blocks = [

@@ -76,7 +76,24 @@ class DocumentIndex:
         """The best passages, each with its coverage of the question judged against this document. Of the leading
         passages, the one that holds most of the question comes first (ties: the better ranked), a passage stating
         a fact of the kind asked ("几天", "多少分") earning a bonus: that is the one answering quotes."""
+        return self._ranked(_Question.of(terms, self._analyzer), limit)
+
+    def best(self, terms: Terms) -> tuple[Hit, bool] | None:
+        """The passage answering quotes, and whether it can be quoted: it holds enough of the question and, when the
+        question asks for a number, a date or a share, it states one of that kind."""
         question = _Question.of(terms, self._analyzer)
+        hits = self._ranked(question, 1)
+        if not hits:
+            return None
+        hit = hits[0]
+        kinds = question.kinds - LOOSE_KINDS
+        if kinds:  # a specific question: the passage must state that kind of fact, and then needs less of its wording
+            quotable = hit.coverage >= MIN_COVERAGE_STATING_KIND and states_answer_type(self._texts[hit.number], kinds)
+        else:
+            quotable = hit.coverage >= MIN_COVERAGE
+        return hit, quotable
+
+    def _ranked(self, question: _Question, limit: int) -> list[Hit]:
         hits = self._ranker.search(question.expanded, self.scope, limit=max(limit, LEADERS))
         hits = [replace(h, coverage=self._coverage(question.terms, h)) for h in hits]
 
@@ -86,20 +103,6 @@ class DocumentIndex:
 
         leaders = sorted(hits[:LEADERS], key=merit, reverse=True)  # a stable sort keeps the better ranked of equals
         return (leaders + hits[LEADERS:])[:limit]
-
-    def best(self, terms: Terms) -> tuple[Hit, bool] | None:
-        """The passage answering quotes, and whether it can be quoted: it holds enough of the question and, when the
-        question asks for a number, a date or a share, it states one of that kind."""
-        hits = self.search(terms, 1)
-        if not hits:
-            return None
-        hit = hits[0]
-        kinds = answer_types(terms.normalized) - LOOSE_KINDS
-        if kinds:  # a specific question: the passage must state that kind of fact, and then needs less of its wording
-            quotable = hit.coverage >= MIN_COVERAGE_STATING_KIND and states_answer_type(self._texts[hit.number], kinds)
-        else:
-            quotable = hit.coverage >= MIN_COVERAGE
-        return hit, quotable
 
     def _coverage(self, question: Terms, hit: Hit) -> float:
         """Held topic weight against held plus missing; a missing noun counts in full, other words in part."""
